@@ -1,0 +1,43 @@
+"""Every identifier Slack echoes back to the bot, in one place.
+
+Renderers (``bot.blocks``) put these into messages and modals; listeners (``bot.slack_app``)
+match on them. Changing a value here changes both sides at once.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    """``action_id`` of interactive elements."""
+
+    APPROVE = "approval.approve"
+    REJECT = "approval.reject"
+    MORE_PENDING = "approvals.more"
+
+
+class View(StrEnum):
+    """``callback_id`` of modals."""
+
+    REJECT = "approval.reject_modal"
+
+
+class Field(StrEnum):
+    """``block_id`` / ``action_id`` of modal inputs."""
+
+    REASON_BLOCK = "reason"
+    REASON_INPUT = "reason_input"
+
+
+class Command(StrEnum):
+    """Slash commands."""
+
+    APPROVALS = "/approvals"
+
+
+METADATA_EVENT_TYPE = "sfn_approval_request"
+"""``metadata.event_type`` of every request message (used to find a message again after a crash)."""
+
+ACTIONS_BLOCK_PREFIX = "approval_actions:"
+"""``block_id`` prefix of the Approve/Reject actions block; the approval id follows."""

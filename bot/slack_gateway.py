@@ -1,0 +1,173 @@
+"""Slack Web API gateway: the few calls the service makes, with Slack's errors classified.
+
+* :class:`SlackRejected` — Slack refused the request itself (unknown channel, bot not in the
+  channel, blocks Slack won't take). Retrying cannot help; the request's author must fix it.
+* :class:`SlackUnavailable` — anything else (5xx, timeouts, still rate limited after
+  ``RateLimitErrorRetryHandler`` honoured ``Retry-After``, a revoked token): retry later.
+
+The ``WebClient`` is built by the handlers (``bot.wiring``) and passed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.blocks import Message, metadata_for
+from bot.ids import METADATA_EVENT_TYPE
+
+# Errors that mean "this request can never be posted as it is".
+REJECTED_ERRORS: Final = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "msg_too_long",
+        "no_text",
+        "invalid_metadata_format",
+        "invalid_metadata_schema",
+        "metadata_too_large",
+        "restricted_action",
+        "restricted_action_read_only_channel",
+        "restricted_action_thread_only_channel",
+        "restricted_action_non_threadable_channel",
+        "team_access_not_granted",
+        "ekm_access_denied",
+    }
+)
+
+HISTORY_PAGE_SIZE: Final = 100
+HISTORY_MAX_PAGES: Final = 10
+HISTORY_LOOKBACK_SECONDS: Final = 120
+
+
+class SlackRejected(RuntimeError):
+    def __init__(self, method: str, error: str) -> None:
+        super().__init__(f"Slack refused {method}: {error}")
+        self.error = error
+
+
+class SlackUnavailable(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    id: str
+    name: str
+    email: str | None
+    is_bot: bool
+    deleted: bool
+    has_2fa: bool | None
+
+
+def _error(exc: SlackApiError) -> str:
+    data = exc.response.data if exc.response is not None else None
+    return str(data.get("error", "unknown_error")) if isinstance(data, dict) else "unknown_error"
+
+
+class SlackGateway:
+    def __init__(self, client: WebClient) -> None:
+        self._client = client
+
+    def _call(self, method: str, *, get: bool = False, **kwargs: Any) -> dict[str, Any]:
+        """One Web API call; reads use GET with query parameters, writes POST JSON."""
+        try:
+            if get:
+                params = {k: v for k, v in kwargs.items() if v is not None}
+                response = self._client.api_call(method, http_verb="GET", params=params)
+            else:
+                response = self._client.api_call(method, json=kwargs)
+        except SlackApiError as exc:
+            error = _error(exc)
+            if error in REJECTED_ERRORS:
+                raise SlackRejected(method, error) from None
+            status = exc.response.status_code if exc.response is not None else "?"
+            raise SlackUnavailable(f"{method}: {error} (HTTP {status})") from None
+        except (SlackClientError, OSError) as exc:  # timeouts, refused connections
+            raise SlackUnavailable(f"{method}: {type(exc).__name__}") from None
+        return dict(response.data) if isinstance(response.data, dict) else {}
+
+    # --- messages --------------------------------------------------------------------------------
+
+    def post(self, channel: str, message: Message, *, approval_id: str) -> tuple[str, str]:
+        """``chat.postMessage`` with metadata naming the approval; returns (channel id, ts)."""
+        data = self._call(
+            "chat.postMessage",
+            channel=channel,
+            text=message.text,
+            blocks=message.blocks,
+            metadata=metadata_for(approval_id),
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        return str(data["channel"]), str(data["ts"])
+
+    def update(self, channel: str, ts: str, message: Message) -> None:
+        self._call("chat.update", channel=channel, ts=ts, text=message.text, blocks=message.blocks)
+
+    def find_post(self, channel: str, approval_id: str, *, since: datetime) -> str | None:
+        """The ts of an earlier post of this approval in ``channel``, found by its metadata.
+
+        Used after a crash between ``chat.postMessage`` and saving its ts. Bounded: at most
+        ``HISTORY_MAX_PAGES`` pages of history since shortly before the first attempt.
+        """
+        oldest = f"{since.timestamp() - HISTORY_LOOKBACK_SECONDS:.6f}"
+        cursor: str | None = None
+        for _ in range(HISTORY_MAX_PAGES):
+            data = self._call(
+                "conversations.history",
+                get=True,
+                channel=channel,
+                oldest=oldest,
+                limit=HISTORY_PAGE_SIZE,
+                include_all_metadata="true",
+                cursor=cursor,
+            )
+            for message in data.get("messages", []):
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if (
+                    metadata.get("event_type") == METADATA_EVENT_TYPE
+                    and payload.get("approval_id") == approval_id
+                ):
+                    return str(message["ts"])
+            cursor = (data.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return None
+        return None
+
+    def post_ephemeral(self, channel: str, user: str, text: str) -> None:
+        self._call("chat.postEphemeral", channel=channel, user=user, text=text)
+
+    # --- people ----------------------------------------------------------------------------------
+
+    def user_info(self, user_id: str) -> UserInfo:
+        user = self._call("users.info", get=True, user=user_id).get("user", {})
+        profile = user.get("profile") or {}
+        name = (
+            profile.get("display_name")
+            or profile.get("real_name")
+            or user.get("real_name")
+            or user.get("name")
+            or user_id
+        )
+        return UserInfo(
+            id=user_id,
+            name=str(name),
+            email=profile.get("email"),
+            is_bot=bool(user.get("is_bot")),
+            deleted=bool(user.get("deleted")),
+            has_2fa=user.get("has_2fa"),
+        )
+
+    def usergroup_members(self, group_id: str) -> frozenset[str]:
+        return frozenset(
+            self._call("usergroups.users.list", get=True, usergroup=group_id).get("users", [])
+        )

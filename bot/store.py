@@ -1,0 +1,458 @@
+"""ApprovalStore: DynamoDB, one item per approval, keyed by the opaque approval id.
+
+Every state change is a conditional write, so concurrent deliveries and concurrent clicks
+resolve to exactly one winner. The task token is stored (Step Functions needs it to complete
+the task) but leaves this module only as a redacted :class:`~bot.models.TaskToken`.
+
+The table (keys, GSIs, TTL) is defined once in ``infra/resources/approvals-table.yml``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Final, cast
+
+from botocore.exceptions import ClientError
+
+from bot.models import (
+    Actor,
+    Approval,
+    ApprovalRequest,
+    ApprovalSpec,
+    Decision,
+    Status,
+    TaskToken,
+    format_time,
+    parse_time,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+BY_STATUS_INDEX: Final = "by-status"
+BY_EXECUTION_INDEX: Final = "by-execution"
+APPROVAL_SK: Final = "APPROVAL"
+
+
+class ApprovalNotFound(LookupError):
+    """No approval has this id."""
+
+
+class StateConflict(RuntimeError):
+    """The approval is not in the state the write expected; ``current`` is what it is."""
+
+    def __init__(self, current: Approval) -> None:
+        super().__init__(f"approval {current.approval_id} is {current.status}")
+        self.current = current
+
+
+class Begin(StrEnum):
+    NEW = "new"  # first delivery: post it
+    RESUME = "resume"  # an earlier attempt died mid-post: look for its message, then post
+    EXISTS = "exists"  # already posted (or finished): a duplicate delivery
+    BUSY = "busy"  # another delivery is posting right now: retry later
+
+
+@dataclass(frozen=True)
+class Posting:
+    outcome: Begin
+    approval: Approval
+    lease_owner: str | None = None
+    started_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    approvals: list[Approval]
+    cursor: str | None
+
+
+def _key(approval_id: str) -> dict[str, AttributeValueTypeDef]:
+    return {"pk": {"S": f"APPROVAL#{approval_id}"}, "sk": {"S": APPROVAL_SK}}
+
+
+def _s(value: str) -> AttributeValueTypeDef:
+    return {"S": value}
+
+
+def _n(value: int) -> AttributeValueTypeDef:
+    return {"N": str(value)}
+
+
+def _get_s(item: Mapping[str, Any], name: str) -> str | None:
+    value = item.get(name)
+    return value["S"] if value and "S" in value else None
+
+
+def _is_condition_failure(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def _old_item(exc: ClientError) -> Mapping[str, Any] | None:
+    """The item a failed condition saw (``ReturnValuesOnConditionCheckFailure=ALL_OLD``)."""
+    return cast("Mapping[str, Any] | None", exc.response.get("Item"))
+
+
+def _decision_from(item: Mapping[str, Any]) -> Decision | None:
+    outcome = _get_s(item, "decision")
+    actor_id = _get_s(item, "decided_by_id")
+    decided_at = _get_s(item, "decided_at")
+    if outcome not in ("approved", "rejected") or actor_id is None or decided_at is None:
+        return None
+    return Decision(
+        outcome=outcome,  # type: ignore[arg-type]  # narrowed by the check above
+        actor=Actor(id=actor_id, name=_get_s(item, "decided_by_name") or actor_id),
+        decided_at=parse_time(decided_at),
+        comment=_get_s(item, "comment"),
+    )
+
+
+def approval_from_item(item: Mapping[str, Any]) -> Approval:
+    created = parse_time(item["created_at"]["S"])
+    return Approval(
+        approval_id=item["approval_id"]["S"],
+        status=Status(item["status"]["S"]),
+        execution_arn=_get_s(item, "execution_arn"),
+        payload=json.loads(item["payload"]["S"]),
+        spec=ApprovalSpec.from_dict(json.loads(item["spec"]["S"])),
+        channel=item["channel"]["S"],
+        ts=_get_s(item, "ts"),
+        created_at=created,
+        updated_at=parse_time(_get_s(item, "updated_at") or item["created_at"]["S"]),
+        decision=_decision_from(item),
+        status_reason=_get_s(item, "status_reason"),
+    )
+
+
+class ApprovalStore:
+    """DynamoDB adapter. All writes that change state are conditional."""
+
+    def __init__(self, client: DynamoDBClient, table: str, *, retention_days: int = 90) -> None:
+        self._db = client
+        self._table = table
+        self._retention = timedelta(days=retention_days)
+
+    # --- request path ----------------------------------------------------------------------------
+
+    def begin_posting(
+        self, request: ApprovalRequest, *, now: datetime, lease_seconds: int
+    ) -> Posting:
+        """Create the approval as POSTING under a lease, or say why not to post.
+
+        The lease makes a crash between ``chat.postMessage`` and :meth:`mark_posted`
+        recoverable: the next delivery takes the expired lease over (``RESUME``) and first
+        looks for the message the crashed attempt may have posted.
+        """
+        owner = uuid.uuid4().hex
+        created = format_time(now)
+        lease_until = int(now.timestamp()) + lease_seconds
+        item: dict[str, AttributeValueTypeDef] = {
+            **_key(request.approval_id),
+            "item_type": _s("approval"),
+            "approval_id": _s(request.approval_id),
+            "status": _s(Status.POSTING),
+            "open_status": _s(Status.POSTING),
+            "task_token": _s(request.task_token.reveal()),
+            "payload": _s(json.dumps(request.payload, ensure_ascii=False)),
+            "spec": _s(json.dumps(request.spec.to_dict(), ensure_ascii=False)),
+            "channel": _s(request.channel),
+            "created_at": _s(created),
+            "updated_at": _s(created),
+            "lease_owner": _s(owner),
+            "lease_until": _n(lease_until),
+            "post_attempts": _n(1),
+        }
+        if request.execution_arn:
+            item["execution_arn"] = _s(request.execution_arn)
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if not _is_condition_failure(exc):
+                raise
+            existing = _old_item(exc)
+            if existing is None:  # pragma: no cover - DynamoDB always returns it when asked
+                raise
+            return self._take_over(existing, owner=owner, now=now, lease_until=lease_until)
+        return Posting(Begin.NEW, approval_from_item(item), owner, now)
+
+    def _take_over(
+        self, existing: Mapping[str, Any], *, owner: str, now: datetime, lease_until: int
+    ) -> Posting:
+        current = approval_from_item(existing)
+        if current.status is not Status.POSTING:
+            return Posting(Begin.EXISTS, current)
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=_key(current.approval_id),
+                UpdateExpression=(
+                    "SET lease_owner = :owner, lease_until = :until, updated_at = :now "
+                    "ADD post_attempts :one"
+                ),
+                ConditionExpression="#status = :posting AND lease_until < :now_epoch",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":owner": _s(owner),
+                    ":until": _n(lease_until),
+                    ":now": _s(format_time(now)),
+                    ":now_epoch": _n(int(now.timestamp())),
+                    ":posting": _s(Status.POSTING),
+                    ":one": _n(1),
+                },
+            )
+        except ClientError as exc:
+            if not _is_condition_failure(exc):
+                raise
+            return Posting(Begin.BUSY, current)
+        return Posting(Begin.RESUME, current, owner, current.created_at)
+
+    def mark_posted(
+        self, approval_id: str, *, lease_owner: str, channel: str, ts: str, now: datetime
+    ) -> Approval:
+        """POSTING → PENDING with the message's channel and ts, if the lease is still ours.
+
+        Raises :class:`StateConflict` when the approval changed meanwhile (for instance it
+        expired while the post was in flight); the caller then re-renders the message.
+        """
+        try:
+            result = self._db.update_item(
+                TableName=self._table,
+                Key=_key(approval_id),
+                UpdateExpression=(
+                    "SET #status = :pending, open_status = :pending, channel = :channel, "
+                    "ts = :ts, updated_at = :now REMOVE lease_owner, lease_until"
+                ),
+                ConditionExpression="#status = :posting AND lease_owner = :owner",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":pending": _s(Status.PENDING),
+                    ":posting": _s(Status.POSTING),
+                    ":owner": _s(lease_owner),
+                    ":channel": _s(channel),
+                    ":ts": _s(ts),
+                    ":now": _s(format_time(now)),
+                },
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            raise self._conflict(exc, approval_id) from None
+        return approval_from_item(result["Attributes"])
+
+    def release_lease(self, approval_id: str, *, lease_owner: str) -> None:
+        """Give up a posting lease after a failed attempt, so a retry need not wait for it.
+
+        The next delivery resumes (``RESUME``) and checks Slack for a post first, because a
+        timed-out ``chat.postMessage`` may still have gone through.
+        """
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=_key(approval_id),
+                UpdateExpression="SET lease_until = :zero",
+                ConditionExpression="#status = :posting AND lease_owner = :owner",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":zero": _n(0),
+                    ":posting": _s(Status.POSTING),
+                    ":owner": _s(lease_owner),
+                },
+            )
+        except ClientError as exc:
+            if not _is_condition_failure(exc):
+                raise
+
+    def attach_message(self, approval_id: str, *, channel: str, ts: str, now: datetime) -> None:
+        """Record where a message is when the approval left POSTING while it was being posted."""
+        self._db.update_item(
+            TableName=self._table,
+            Key=_key(approval_id),
+            UpdateExpression="SET channel = :channel, ts = :ts, updated_at = :now",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(ts)",
+            ExpressionAttributeValues={
+                ":channel": _s(channel),
+                ":ts": _s(ts),
+                ":now": _s(format_time(now)),
+            },
+        )
+
+    # --- reads -----------------------------------------------------------------------------------
+
+    def get(self, approval_id: str) -> Approval:
+        item = self._db.get_item(
+            TableName=self._table, Key=_key(approval_id), ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            raise ApprovalNotFound(approval_id)
+        return approval_from_item(item)
+
+    def task_token(self, approval_id: str) -> TaskToken:
+        item = self._db.get_item(
+            TableName=self._table,
+            Key=_key(approval_id),
+            ProjectionExpression="task_token",
+            ConsistentRead=True,
+        ).get("Item")
+        if item is None or "task_token" not in item:
+            raise ApprovalNotFound(approval_id)
+        return TaskToken(item["task_token"]["S"])
+
+    def list_open(self, status: Status, *, limit: int, cursor: str | None = None) -> Page:
+        """Open approvals in ``status``, newest first, one GSI query (never a scan)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": BY_STATUS_INDEX,
+            "KeyConditionExpression": "open_status = :status",
+            "ExpressionAttributeValues": {":status": _s(status)},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if cursor:
+            kwargs["ExclusiveStartKey"] = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        result = self._db.query(**kwargs)
+        last = result.get("LastEvaluatedKey")
+        next_cursor = base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
+        return Page([approval_from_item(i) for i in result.get("Items", [])], next_cursor)
+
+    def ids_for_execution(self, execution_arn: str) -> list[str]:
+        ids: list[str] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": BY_EXECUTION_INDEX,
+            "KeyConditionExpression": "execution_arn = :arn",
+            "ExpressionAttributeValues": {":arn": _s(execution_arn)},
+        }
+        while True:
+            result = self._db.query(**kwargs)
+            ids.extend(i["pk"]["S"].removeprefix("APPROVAL#") for i in result.get("Items", []))
+            if "LastEvaluatedKey" not in result:
+                return ids
+            kwargs["ExclusiveStartKey"] = result["LastEvaluatedKey"]
+
+    # --- decision path ---------------------------------------------------------------------------
+
+    def claim(self, approval_id: str, decision: Decision, *, now: datetime) -> Approval:
+        """PENDING → CLAIMED with the decision. Exactly one concurrent claim wins."""
+        values: dict[str, AttributeValueTypeDef] = {
+            ":claimed": _s(Status.CLAIMED),
+            ":pending": _s(Status.PENDING),
+            ":decision": _s(decision.outcome),
+            ":by_id": _s(decision.actor.id),
+            ":by_name": _s(decision.actor.name),
+            ":at": _s(format_time(decision.decided_at)),
+            ":now": _s(format_time(now)),
+        }
+        update = (
+            "SET #status = :claimed, open_status = :claimed, decision = :decision, "
+            "decided_by_id = :by_id, decided_by_name = :by_name, decided_at = :at, "
+            "claimed_at = :now, updated_at = :now"
+        )
+        if decision.comment:
+            update += ", #comment = :comment"
+            values[":comment"] = _s(decision.comment)
+        names = {"#status": "status"}
+        if decision.comment:
+            names["#comment"] = "comment"
+        try:
+            result = self._db.update_item(
+                TableName=self._table,
+                Key=_key(approval_id),
+                UpdateExpression=update,
+                ConditionExpression="#status = :pending",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            raise self._conflict(exc, approval_id) from None
+        return approval_from_item(result["Attributes"])
+
+    def release(self, approval_id: str, *, now: datetime) -> Approval:
+        """CLAIMED → PENDING: the decision could not be delivered; the buttons work again."""
+        try:
+            result = self._db.update_item(
+                TableName=self._table,
+                Key=_key(approval_id),
+                UpdateExpression=(
+                    "SET #status = :pending, open_status = :pending, updated_at = :now "
+                    "REMOVE decision, decided_by_id, decided_by_name, decided_at, claimed_at, "
+                    "#comment"
+                ),
+                ConditionExpression="#status = :claimed",
+                ExpressionAttributeNames={"#status": "status", "#comment": "comment"},
+                ExpressionAttributeValues={
+                    ":pending": _s(Status.PENDING),
+                    ":claimed": _s(Status.CLAIMED),
+                    ":now": _s(format_time(now)),
+                },
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            raise self._conflict(exc, approval_id) from None
+        return approval_from_item(result["Attributes"])
+
+    def finish(
+        self,
+        approval_id: str,
+        status: Status,
+        *,
+        now: datetime,
+        reason: str | None = None,
+        expected: Sequence[Status] = (Status.CLAIMED,),
+    ) -> Approval:
+        """Move an open approval to a final status (APPROVED, REJECTED, EXPIRED, ERROR).
+
+        ``expected`` lists the statuses it may leave; anything else raises
+        :class:`StateConflict` with the current record. Finished items get a TTL.
+        """
+        if status.is_open:
+            raise ValueError(f"{status} is not a final status")
+        values: dict[str, AttributeValueTypeDef] = {
+            ":status": _s(status),
+            ":now": _s(format_time(now)),
+            ":ttl": _n(int((now + self._retention).timestamp())),
+        }
+        allowed = []
+        for index, state in enumerate(expected):
+            values[f":from{index}"] = _s(state)
+            allowed.append(f":from{index}")
+        update = "SET #status = :status, updated_at = :now, expires_ttl = :ttl"
+        if reason:
+            update += ", status_reason = :reason"
+            values[":reason"] = _s(reason)
+        try:
+            result = self._db.update_item(
+                TableName=self._table,
+                Key=_key(approval_id),
+                UpdateExpression=update + " REMOVE open_status, lease_owner, lease_until",
+                ConditionExpression=f"#status IN ({', '.join(allowed)})",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            raise self._conflict(exc, approval_id) from None
+        return approval_from_item(result["Attributes"])
+
+    def _conflict(self, exc: ClientError, approval_id: str) -> Exception:
+        if not _is_condition_failure(exc):
+            return exc
+        item = _old_item(exc)
+        if item is None:
+            return ApprovalNotFound(approval_id)
+        return StateConflict(approval_from_item(item))
