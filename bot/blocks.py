@@ -20,6 +20,7 @@ from slack_sdk.models.blocks import (
     ContextBlock,
     HeaderBlock,
     MarkdownTextObject,
+    PlainTextObject,
     SectionBlock,
 )
 
@@ -39,6 +40,7 @@ MAX_BLOCKS: Final = 50
 MAX_FALLBACK_TEXT_CHARS: Final = 300
 FIELDS_PER_SECTION: Final = 10
 MAX_CONTEXT_ELEMENTS: Final = 10
+MAX_CONFIRM_TEXT_CHARS: Final = 300  # confirmation dialog text is plain_text, 300 chars
 
 
 @dataclass(frozen=True)
@@ -153,9 +155,7 @@ def _context(approval: Approval) -> ContextBlock:
 def decision_buttons(approval: Approval) -> ActionsBlock:
     """Approve (with a confirm dialog) and Reject (opens the reason modal)."""
     name = execution_name(approval.execution_arn)
-    what = (
-        f"The workflow *{escape(name)}* will continue." if name else "The workflow will continue."
-    )
+    what = f"The workflow {name} will continue." if name else "The workflow will continue."
     return ActionsBlock(
         block_id=f"{ACTIONS_BLOCK_PREFIX}{approval.approval_id}",
         elements=[
@@ -166,7 +166,7 @@ def decision_buttons(approval: Approval) -> ActionsBlock:
                 style="primary",
                 confirm=ConfirmObject(
                     title="Approve this request?",
-                    text=MarkdownTextObject(text=what),
+                    text=PlainTextObject(text=truncate(what, MAX_CONFIRM_TEXT_CHARS)),
                     confirm="Approve",
                     deny="Cancel",
                 ),

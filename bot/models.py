@@ -286,12 +286,16 @@ _SPEC_KEYS: Final = (
 
 def parse_envelope(body: str) -> Envelope:
     """Step 1: JSON object with a ``TaskToken``. Raises :class:`UnprocessableMessage`."""
+    problem: str | None = None
     try:
         data = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        # JSONDecodeError.msg/pos only: its ``doc`` attribute holds the body (and the token).
-        detail = f"{exc.msg} at char {exc.pos}" if isinstance(exc, json.JSONDecodeError) else ""
-        raise UnprocessableMessage(f"message body is not JSON ({detail or 'too deep'})") from None
+    except json.JSONDecodeError as exc:
+        # Keep only msg/pos: the exception's ``doc`` holds the body, and with it the token.
+        problem = f"{exc.msg} at char {exc.pos}"
+    except RecursionError:
+        problem = "nested too deeply"
+    if problem is not None:  # raised outside ``except`` so no context chains to the body
+        raise UnprocessableMessage(f"message body is not JSON ({problem})")
     if not isinstance(data, dict):
         raise UnprocessableMessage(f"message body must be a JSON object, got {type(data).__name__}")
     token = data.get("TaskToken")
@@ -311,10 +315,12 @@ def parse_envelope(body: str) -> Envelope:
     )
 
 
-def parse_request(
-    envelope: Envelope, *, default_channel: str | None, now: datetime
-) -> ApprovalRequest:
-    """Step 2: the approval object. Raises :class:`InvalidApprovalRequest` with the reason."""
+def parse_request(envelope: Envelope, *, default_channel: str | None) -> ApprovalRequest:
+    """Step 2: the approval object. Raises :class:`InvalidApprovalRequest` with the reason.
+
+    Only the shape is checked here; whether ``expires_at`` has passed depends on when the
+    message is handled, so the service checks it (after deduplication).
+    """
     if not envelope.has_payload:
         raise InvalidApprovalRequest(
             'message has no Payload: pass "Payload.$": "$" in the MessageBody'
@@ -328,7 +334,7 @@ def parse_request(
         )
     payload = envelope.payload
     raw_spec = payload.get("approval") if isinstance(payload, dict) else None
-    spec = _parse_spec(raw_spec, now=now) if raw_spec is not None else ApprovalSpec()
+    spec = _parse_spec(raw_spec) if raw_spec is not None else ApprovalSpec()
     channel = spec.channel or default_channel
     if channel is None:
         raise InvalidApprovalRequest(
@@ -442,7 +448,7 @@ def _parse_approvers(raw: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value))
 
 
-def _parse_expiry(raw: Mapping[str, Any], now: datetime) -> datetime | None:
+def _parse_expiry(raw: Mapping[str, Any]) -> datetime | None:
     text = _opt_str(raw, "expires_at", 64)
     if text is None:
         return None
@@ -450,12 +456,10 @@ def _parse_expiry(raw: Mapping[str, Any], now: datetime) -> datetime | None:
         expires_at = parse_time(text)
     except ValueError as exc:
         raise _fail("expires_at", f"must be ISO 8601 with a timezone: {exc}") from None
-    if expires_at <= now:
-        raise _fail("expires_at", f"is in the past ({text})")
     return expires_at
 
 
-def _parse_spec(raw: Any, *, now: datetime) -> ApprovalSpec:
+def _parse_spec(raw: Any) -> ApprovalSpec:
     if not isinstance(raw, dict):
         raise InvalidApprovalRequest(f"approval must be an object, got {type(raw).__name__}")
     _check_keys(raw)
@@ -473,5 +477,5 @@ def _parse_spec(raw: Any, *, now: datetime) -> ApprovalSpec:
         approvers=_parse_approvers(raw),
         requester=requester,
         links=_parse_links(raw),
-        expires_at=_parse_expiry(raw, now),
+        expires_at=_parse_expiry(raw),
     )

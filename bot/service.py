@@ -67,7 +67,7 @@ class ApprovalService:
         """Post one approval request to Slack, exactly once per task token."""
         now = self._clock()
         try:
-            request = parse_request(envelope, default_channel=self._policy.default_channel, now=now)
+            request = parse_request(envelope, default_channel=self._policy.default_channel)
         except InvalidApprovalRequest as exc:
             self._fail_invalid(envelope.task_token, str(exc))
             return RequestOutcome.INVALID

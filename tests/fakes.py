@@ -1,0 +1,250 @@
+"""In-memory fakes of the service's ports (bot.ports), with the same conditional semantics."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot.blocks import Message
+from bot.models import Approval, ApprovalRequest, Decision, Status, TaskToken
+from bot.slack_gateway import SlackRejected, SlackUnavailable, UserInfo
+from bot.store import ApprovalNotFound, Begin, Page, Posting, StateConflict
+from bot.workflow import TaskGone, WorkflowUnavailable
+
+
+class FakeClock:
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@dataclass
+class _Row:
+    approval: Approval
+    token: TaskToken
+    lease_owner: str | None = None
+    lease_until: float = 0.0
+
+
+class FakeStore:
+    def __init__(self) -> None:
+        self.rows: dict[str, _Row] = {}
+        self._lock = threading.Lock()
+
+    def begin_posting(
+        self, request: ApprovalRequest, *, now: datetime, lease_seconds: int
+    ) -> Posting:
+        with self._lock:
+            owner = uuid.uuid4().hex
+            row = self.rows.get(request.approval_id)
+            if row is None:
+                approval = Approval(
+                    approval_id=request.approval_id,
+                    status=Status.POSTING,
+                    execution_arn=request.execution_arn,
+                    payload=request.payload,
+                    spec=request.spec,
+                    channel=request.channel,
+                    ts=None,
+                    created_at=now,
+                    updated_at=now,
+                )
+                self.rows[request.approval_id] = _Row(
+                    approval, request.task_token, owner, now.timestamp() + lease_seconds
+                )
+                return Posting(Begin.NEW, approval, owner, now)
+            if row.approval.status is not Status.POSTING:
+                return Posting(Begin.EXISTS, row.approval)
+            if row.lease_until >= now.timestamp():
+                return Posting(Begin.BUSY, row.approval)
+            row.lease_owner, row.lease_until = owner, now.timestamp() + lease_seconds
+            return Posting(Begin.RESUME, row.approval, owner, row.approval.created_at)
+
+    def mark_posted(
+        self, approval_id: str, *, lease_owner: str, channel: str, ts: str, now: datetime
+    ) -> Approval:
+        with self._lock:
+            row = self.rows[approval_id]
+            if row.approval.status is not Status.POSTING or row.lease_owner != lease_owner:
+                raise StateConflict(row.approval)
+            row.approval = replace(
+                row.approval, status=Status.PENDING, channel=channel, ts=ts, updated_at=now
+            )
+            row.lease_owner = None
+            return row.approval
+
+    def release_lease(self, approval_id: str, *, lease_owner: str) -> None:
+        with self._lock:
+            row = self.rows[approval_id]
+            if row.approval.status is Status.POSTING and row.lease_owner == lease_owner:
+                row.lease_until = 0
+
+    def attach_message(self, approval_id: str, *, channel: str, ts: str, now: datetime) -> None:
+        with self._lock:
+            row = self.rows[approval_id]
+            row.approval = replace(row.approval, channel=channel, ts=ts, updated_at=now)
+
+    def get(self, approval_id: str) -> Approval:
+        row = self.rows.get(approval_id)
+        if row is None:
+            raise ApprovalNotFound(approval_id)
+        return row.approval
+
+    def task_token(self, approval_id: str) -> TaskToken:
+        row = self.rows.get(approval_id)
+        if row is None:
+            raise ApprovalNotFound(approval_id)
+        return row.token
+
+    def list_open(self, status: Status, *, limit: int, cursor: str | None = None) -> Page:
+        rows = sorted(
+            (r.approval for r in self.rows.values() if r.approval.status is status),
+            key=lambda a: a.created_at,
+            reverse=True,
+        )
+        start = int(cursor or 0)
+        chunk = rows[start : start + limit]
+        more = start + limit < len(rows)
+        return Page(chunk, str(start + limit) if more else None)
+
+    def ids_for_execution(self, execution_arn: str) -> list[str]:
+        return [k for k, r in self.rows.items() if r.approval.execution_arn == execution_arn]
+
+    def claim(self, approval_id: str, decision: Decision, *, now: datetime) -> Approval:
+        with self._lock:
+            row = self.rows.get(approval_id)
+            if row is None:
+                raise ApprovalNotFound(approval_id)
+            if row.approval.status is not Status.PENDING:
+                raise StateConflict(row.approval)
+            row.approval = replace(
+                row.approval, status=Status.CLAIMED, decision=decision, updated_at=now
+            )
+            return row.approval
+
+    def release(self, approval_id: str, *, now: datetime) -> Approval:
+        with self._lock:
+            row = self.rows[approval_id]
+            if row.approval.status is not Status.CLAIMED:
+                raise StateConflict(row.approval)
+            row.approval = replace(
+                row.approval, status=Status.PENDING, decision=None, updated_at=now
+            )
+            return row.approval
+
+    def finish(
+        self,
+        approval_id: str,
+        status: Status,
+        *,
+        now: datetime,
+        reason: str | None = None,
+        expected: Sequence[Status] = (Status.CLAIMED,),
+    ) -> Approval:
+        with self._lock:
+            row = self.rows.get(approval_id)
+            if row is None:
+                raise ApprovalNotFound(approval_id)
+            if row.approval.status not in expected:
+                raise StateConflict(row.approval)
+            row.approval = replace(
+                row.approval,
+                status=status,
+                updated_at=now,
+                status_reason=reason or row.approval.status_reason,
+            )
+            return row.approval
+
+
+@dataclass
+class WorkflowCall:
+    action: str
+    token: TaskToken
+    output: Any = None
+    error: str | None = None
+    cause: str | None = None
+
+
+@dataclass
+class FakeWorkflow:
+    calls: list[WorkflowCall] = field(default_factory=list)
+    gone: set[str] = field(default_factory=set)  # token values Step Functions refuses
+    unavailable: int = 0  # the next N calls fail transiently
+    statuses: dict[str, str] = field(default_factory=dict)
+
+    def _check(self, token: TaskToken) -> None:
+        if self.unavailable:
+            self.unavailable -= 1
+            raise WorkflowUnavailable("SendTask*: ThrottlingException")
+        if token.reveal() in self.gone:
+            raise TaskGone("SendTask*: TaskTimedOut")
+
+    def succeed(self, token: TaskToken, output: Any) -> None:
+        self._check(token)
+        self.calls.append(WorkflowCall("succeed", token, output=output))
+        self.gone.add(token.reveal())
+
+    def fail(self, token: TaskToken, *, error: str, cause: str) -> None:
+        self._check(token)
+        self.calls.append(WorkflowCall("fail", token, error=error, cause=cause))
+        self.gone.add(token.reveal())
+
+    def execution_status(self, execution_arn: str) -> str:
+        return self.statuses.get(execution_arn, "RUNNING")
+
+
+@dataclass
+class FakeSlack:
+    posts: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    ephemerals: list[dict[str, Any]] = field(default_factory=list)
+    users: dict[str, UserInfo] = field(default_factory=dict)
+    groups: dict[str, frozenset[str]] = field(default_factory=dict)
+    fail_post: list[Exception] = field(default_factory=list)  # raised by the next posts
+    crash_after_post: bool = False  # post succeeds, then the caller "crashes"
+    history_unavailable: bool = False
+    _ts: int = 0
+
+    def post(self, channel: str, message: Message, *, approval_id: str) -> tuple[str, str]:
+        if self.fail_post:
+            raise self.fail_post.pop(0)
+        self._ts += 1
+        ts = f"1764072000.{self._ts:06d}"
+        self.posts.append(
+            {"channel": channel, "ts": ts, "message": message, "approval_id": approval_id}
+        )
+        if self.crash_after_post:
+            self.crash_after_post = False
+            raise SystemExit("crash after chat.postMessage")
+        return channel, ts
+
+    def update(self, channel: str, ts: str, message: Message) -> None:
+        self.updates.append({"channel": channel, "ts": ts, "message": message})
+
+    def find_post(self, channel: str, approval_id: str, *, since: datetime) -> str | None:
+        if self.history_unavailable:
+            raise SlackUnavailable("conversations.history: internal_error")
+        for post in self.posts:
+            if post["channel"] == channel and post["approval_id"] == approval_id:
+                return str(post["ts"])
+        return None
+
+    def post_ephemeral(self, channel: str, user: str, text: str) -> None:
+        self.ephemerals.append({"channel": channel, "user": user, "text": text})
+
+    def user_info(self, user_id: str) -> UserInfo:
+        if user_id not in self.users:
+            raise SlackRejected("users.info", "user_not_found")
+        return self.users[user_id]
+
+    def usergroup_members(self, group_id: str) -> frozenset[str]:
+        return self.groups.get(group_id, frozenset())

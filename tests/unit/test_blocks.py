@@ -1,0 +1,145 @@
+"""Block Kit renderers: pure, snapshot-tested, within Slack's limits."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.blocks import MAX_BLOCKS, message_for, payload_preview
+from bot.ids import ACTIONS_BLOCK_PREFIX, Action
+from bot.models import (
+    MAX_PAYLOAD_PREVIEW_CHARS,
+    Actor,
+    Approval,
+    ApprovalSpec,
+    Decision,
+    Status,
+)
+
+CREATED = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
+DECIDED = datetime(2026, 11, 25, 14, 2, tzinfo=UTC)
+ARN = "arn:aws:states:eu-west-1:123456789012:execution:approval-flow:run-1"
+
+
+def approval(**changes: object) -> Approval:
+    base = Approval(
+        approval_id="k7q2m4x9c3v8b1n6z5a0s2d4f6",
+        status=Status.PENDING,
+        execution_arn=ARN,
+        payload={"task_id": "t-1", "service": "checkout"},
+        spec=ApprovalSpec(
+            title="Deploy checkout 2.4.1 to production?",
+            text="A deployment of *checkout* `2.4.1` is waiting for approval.",
+            fields=(("Service", "checkout"), ("Version", "2.4.1"), ("Risk", "<low> & calm")),
+            channel="C0OPS",
+            approvers=("U0ANA", "S0ONCALL"),
+            requester="U0BO",
+            links=(("Diff", "https://example.com/diff/1"),),
+            expires_at=datetime(2026, 11, 26, 14, 0, tzinfo=UTC),
+        ),
+        channel="C0OPS",
+        ts="1764079200.000100",
+        created_at=CREATED,
+        updated_at=CREATED,
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def all_text(blocks: list[dict[str, object]]) -> str:
+    return json.dumps(blocks, ensure_ascii=False)
+
+
+def test_pending_request(snapshot) -> None:
+    message = message_for(approval())
+    snapshot("request_pending", {"text": message.text, "blocks": message.blocks})
+    actions = message.blocks[-1]
+    assert actions["block_id"] == ACTIONS_BLOCK_PREFIX + "k7q2m4x9c3v8b1n6z5a0s2d4f6"
+    approve, reject = actions["elements"]
+    assert approve["action_id"] == Action.APPROVE
+    assert approve["confirm"]["confirm"]["text"] == "Approve"
+    assert reject["action_id"] == Action.REJECT
+    assert approve["value"] == reject["value"] == "k7q2m4x9c3v8b1n6z5a0s2d4f6"
+    assert "&lt;low&gt; &amp; calm" in all_text(message.blocks)
+
+
+def test_seed_payload_without_approval_object(snapshot) -> None:
+    message = message_for(approval(spec=ApprovalSpec(), payload={"task": "t-1", "amount": 5}))
+    snapshot("request_seed_payload", {"text": message.text, "blocks": message.blocks})
+    assert message.text == "Approval needed: approval-flow/run-1"
+
+
+def test_approved(snapshot) -> None:
+    decision = Decision("approved", Actor("U0ANA", "ana"), DECIDED, "ship it")
+    message = message_for(approval(status=Status.APPROVED, decision=decision, updated_at=DECIDED))
+    snapshot("request_approved", {"text": message.text, "blocks": message.blocks})
+    assert all(b["type"] != "actions" for b in message.blocks)
+    assert message.text.startswith("Approved: ")
+
+
+def test_rejected(snapshot) -> None:
+    decision = Decision("rejected", Actor("U0ANA", "ana"), DECIDED, "not on a Friday")
+    message = message_for(approval(status=Status.REJECTED, decision=decision))
+    snapshot("request_rejected", {"text": message.text, "blocks": message.blocks})
+    assert "not on a Friday" in all_text(message.blocks)
+
+
+def test_expired_and_error(snapshot) -> None:
+    expired = message_for(
+        approval(status=Status.EXPIRED, status_reason="the execution TIMED_OUT", updated_at=DECIDED)
+    )
+    snapshot("request_expired", {"text": expired.text, "blocks": expired.blocks})
+    assert all(b["type"] != "actions" for b in expired.blocks)
+    assert "Expires" not in all_text(expired.blocks)
+    error = message_for(approval(status=Status.ERROR, status_reason="InvalidToken"))
+    assert "Could not be completed" in all_text(error.blocks)
+
+
+def test_claimed_shows_progress_without_buttons() -> None:
+    decision = Decision("approved", Actor("U0ANA", "ana"), DECIDED)
+    message = message_for(approval(status=Status.CLAIMED, decision=decision))
+    assert all(b["type"] != "actions" for b in message.blocks)
+    assert "Approving…" in all_text(message.blocks)
+
+
+def test_the_token_never_reaches_a_message() -> None:
+    payload = {"note": "payload fields are shown; the token is not part of an Approval"}
+    message = message_for(approval(spec=ApprovalSpec(), payload=payload))
+    assert "TaskToken" not in all_text(message.blocks)
+
+
+@pytest.mark.parametrize("size", [10, 5_000, 300_000])
+def test_payload_preview_is_capped(size: int) -> None:
+    preview = payload_preview({"blob": "x" * size})
+    assert len(preview) <= MAX_PAYLOAD_PREVIEW_CHARS
+    assert preview.startswith("```")
+    assert preview.endswith("```")
+    if size > MAX_PAYLOAD_PREVIEW_CHARS:
+        assert "more characters" in preview
+
+
+def test_limits_hold_for_the_largest_valid_request() -> None:
+    spec = ApprovalSpec(
+        title="t" * 150,
+        text="x" * 3000,
+        fields=tuple((f"L{i}" + "l" * 90, "v" * 1900) for i in range(20)),
+        approvers=tuple(f"U{i:08d}" for i in range(50)),
+        requester="someone@example.com",
+        links=tuple((f"link {i}", "https://example.com/" + "p" * 900) for i in range(10)),
+    )
+    message = message_for(approval(spec=spec))
+    assert len(message.blocks) <= MAX_BLOCKS
+    for block in message.blocks:
+        if block["type"] == "section":
+            assert len(block.get("text", {}).get("text", "")) <= 3000
+            assert len(block.get("fields", [])) <= 10
+            assert all(len(f["text"]) <= 2000 for f in block.get("fields", []))
+        if block["type"] == "header":
+            assert len(block["text"]["text"]) <= 150
+        if block["type"] == "context":
+            assert len(block["elements"]) <= 10
+            assert all(len(e["text"]) <= 3000 for e in block["elements"])
+        if block["type"] == "actions":
+            assert all(len(e["value"]) <= 2000 for e in block["elements"])
