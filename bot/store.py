@@ -86,6 +86,10 @@ def _n(value: int) -> AttributeValueTypeDef:
     return {"N": str(value)}
 
 
+def _millis(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
 def _get_s(item: Mapping[str, Any], name: str) -> str | None:
     value = item.get(name)
     return value["S"] if value and "S" in value else None
@@ -152,7 +156,7 @@ class ApprovalStore:
         """
         owner = uuid.uuid4().hex
         created = format_time(now)
-        lease_until = int(now.timestamp()) + lease_seconds
+        lease_until = _millis(now) + lease_seconds * 1000  # epoch milliseconds
         item: dict[str, AttributeValueTypeDef] = {
             **_key(request.approval_id),
             "item_type": _s("approval"),
@@ -207,7 +211,7 @@ class ApprovalStore:
                     ":owner": _s(owner),
                     ":until": _n(lease_until),
                     ":now": _s(format_time(now)),
-                    ":now_epoch": _n(int(now.timestamp())),
+                    ":now_epoch": _n(_millis(now)),
                     ":posting": _s(Status.POSTING),
                     ":one": _n(1),
                 },

@@ -31,7 +31,9 @@ logger = Logger(service="sfn-approvals")
 copy_config_to_registered_loggers(source_logger=logger, include={"bot"})
 tracer = Tracer(service="sfn-approvals")
 metrics = Metrics(namespace="SfnApprovals", service="sfn-approvals")
-processor = BatchProcessor(event_type=EventType.SQS)
+# Always a partial response: a batch whose records all failed is still reported record by
+# record instead of failing the invocation.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 settings = load_settings()
 service = build_service(settings)

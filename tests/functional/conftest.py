@@ -1,0 +1,209 @@
+"""Functional fixtures: moto (Step Functions executing the seed's state machine), the Slack
+stand-in on 127.0.0.1, and the real Lambda handlers imported with the environment set."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from bot.local.events import LocalContext, sqs_event
+from bot.local.infra import (
+    MOTO_CONFIG,
+    ExampleStack,
+    create_table,
+    deploy_example,
+    install_example_lambdas,
+)
+from bot.local.slack_standin import SlackStandIn
+
+BOT_TOKEN = "xoxb-functional-test"
+SIGNING_SECRET = "functional-signing-secret"
+CHANNEL = "C0APPROVALS"
+TABLE = "approvals"
+
+ANA, BO, CY, EVE = "U0ANA", "U0BO", "U0CY", "U0EVE"
+ONCALL = "S0ONCALL"
+
+
+@dataclass
+class Aws:
+    dynamodb: Any
+    sqs: Any
+    sfn: Any
+    iam: Any
+    lambda_: Any
+    events: Any
+    ssm: Any
+
+
+@pytest.fixture
+def aws() -> Iterator[Aws]:
+    install_example_lambdas()
+    with mock_aws(config=MOTO_CONFIG):
+
+        def client(name: str) -> Any:
+            return boto3.client(name, region_name="us-east-1")
+
+        yield Aws(
+            dynamodb=client("dynamodb"),
+            sqs=client("sqs"),
+            sfn=client("stepfunctions"),
+            iam=client("iam"),
+            lambda_=client("lambda"),
+            events=client("events"),
+            ssm=client("ssm"),
+        )
+
+
+@pytest.fixture
+def approval_timeout() -> int | None:
+    """Override in a test module to shorten the waiting task's TimeoutSeconds."""
+    return None
+
+
+@pytest.fixture
+def stack(aws: Aws, approval_timeout: int | None) -> ExampleStack:
+    create_table(aws.dynamodb, TABLE)
+    return deploy_example(
+        iam=aws.iam,
+        lambda_=aws.lambda_,
+        sqs=aws.sqs,
+        sfn=aws.sfn,
+        approval_timeout_seconds=approval_timeout,
+        visibility_timeout=1,
+        max_receive_count=2,
+    )
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackStandIn]:
+    with SlackStandIn(bot_token=BOT_TOKEN) as standin:
+        standin.add_channel(CHANNEL, "approvals", members=[ANA, BO, CY, EVE])
+        standin.add_user(ANA, "ana", real_name="Ana Approver", email="ana@example.com")
+        standin.add_user(BO, "bo", real_name="Bo Requester", email="bo@example.com")
+        standin.add_user(CY, "cy", real_name="Cy Oncall", email="cy@example.com")
+        standin.add_user(EVE, "eve", real_name="Eve Outsider", email="eve@example.com")
+        standin.add_usergroup(ONCALL, "oncall", [CY])
+        yield standin
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, stack: ExampleStack, slack: SlackStandIn) -> None:
+    monkeypatch.setenv("APPROVALS_TABLE", TABLE)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+    monkeypatch.setenv("SLACK_API_URL", slack.url)
+    monkeypatch.setenv("DEFAULT_CHANNEL", CHANNEL)
+    monkeypatch.setenv("DEFAULT_APPROVERS", f"{ANA},{ONCALL}")
+    monkeypatch.setenv("POST_LEASE_SECONDS", "1")
+
+
+def fresh_import(name: str) -> ModuleType:
+    """Import a handler module anew, as a cold Lambda start would (clients built at import)."""
+    sys.modules.pop(name, None)
+    return importlib.import_module(name)
+
+
+class LogCapture(logging.Handler):
+    """Every formatted log line our code emits (Powertools JSON included)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+        self.others: LogCapture | None = None
+
+    def use_formatter(self, formatter: logging.Formatter) -> None:
+        """Format as the handler does in Lambda (Powertools JSON with correlation keys)."""
+        self.setFormatter(formatter)
+        if self.others is not None:
+            self.others.setFormatter(formatter)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+@pytest.fixture
+def logs() -> Iterator[LogCapture]:
+    """Captures the service's loggers ("sfn-approvals", "bot.*") and INFO+ of everything else.
+
+    botocore's DEBUG wire logs are excluded on purpose: they print request bodies (and so a
+    task token) and are never enabled in production.
+    """
+    capture = LogCapture()
+    root = logging.getLogger()
+    info = LogCapture()
+    info.setLevel(logging.INFO)
+    info.lines = capture.lines
+    capture.others = info
+    root.addHandler(info)
+    ours = [logging.getLogger("sfn-approvals"), logging.getLogger("bot")]
+    for logger in ours:
+        logger.addHandler(capture)
+    yield capture
+    root.removeHandler(info)
+    for logger in ours:
+        logger.removeHandler(capture)
+
+
+@pytest.fixture
+def notifier(env: None, logs: LogCapture) -> ModuleType:
+    module = fresh_import("bot.handlers.notifier")
+    # Route the handler's Powertools logger through the capture as well.
+    module.logger.addHandler(logs)
+    logs.use_formatter(module.logger.registered_formatter)
+    return module
+
+
+def start_execution(aws: Aws, stack: ExampleStack, name: str, **input_: Any) -> str:
+    return str(
+        aws.sfn.start_execution(
+            stateMachineArn=stack.state_machine_arn, name=name, input=json.dumps(input_)
+        )["executionArn"]
+    )
+
+
+def receive(aws: Aws, queue_url: str, count: int, *, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """Receive exactly ``count`` messages (bounded wait)."""
+    messages: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while len(messages) < count and time.monotonic() < deadline:
+        batch = aws.sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=min(10, count - len(messages)),
+            WaitTimeSeconds=1,
+            AttributeNames=["All"],
+        ).get("Messages", [])
+        messages.extend(batch)
+    assert len(messages) == count, f"expected {count} messages, got {len(messages)}"
+    return messages
+
+
+def invoke_notifier(
+    notifier: ModuleType, stack: ExampleStack, messages: list[dict[str, Any]]
+) -> dict[str, Any]:
+    event = sqs_event(messages, queue_arn=stack.queues.arn)
+    return dict(notifier.handler(event, LocalContext(function_name="notifier")))
+
+
+def wait_for_status(aws: Aws, execution_arn: str, *, timeout: float = 10.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        described = aws.sfn.describe_execution(executionArn=execution_arn)
+        if described["status"] != "RUNNING" or time.monotonic() > deadline:
+            return dict(described)
+        time.sleep(0.05)
