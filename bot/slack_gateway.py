@@ -10,6 +10,8 @@ The ``WebClient`` is built by the handlers (``bot.wiring``) and passed in.
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -45,6 +47,8 @@ REJECTED_ERRORS: Final = frozenset(
 HISTORY_PAGE_SIZE: Final = 100
 HISTORY_MAX_PAGES: Final = 10
 HISTORY_LOOKBACK_SECONDS: Final = 120
+MEMBERS_MAX_PAGES: Final = 20
+MAX_CACHE_ITEMS: Final = 10_000
 
 
 class SlackRejected(RuntimeError):
@@ -72,9 +76,33 @@ def _error(exc: SlackApiError) -> str:
     return str(data.get("error", "unknown_error")) if isinstance(data, dict) else "unknown_error"
 
 
+class _TtlCache:
+    """A small time-bounded cache: directory lookups (users, groups, members) change rarely,
+    and a warm Lambda answers repeated clicks without calling Slack again."""
+
+    def __init__(self, ttl_seconds: float) -> None:
+        self._ttl = ttl_seconds
+        self._items: dict[tuple[str, str], tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> Any | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is None or time.monotonic() - hit[0] > self._ttl:
+                return None
+            return hit[1]
+
+    def put(self, key: tuple[str, str], value: Any) -> None:
+        with self._lock:
+            if len(self._items) > MAX_CACHE_ITEMS:
+                self._items.clear()
+            self._items[key] = (time.monotonic(), value)
+
+
 class SlackGateway:
-    def __init__(self, client: WebClient) -> None:
+    def __init__(self, client: WebClient, *, directory_ttl_seconds: float = 60.0) -> None:
         self._client = client
+        self._cache = _TtlCache(directory_ttl_seconds)
 
     def _call(self, method: str, *, get: bool = False, **kwargs: Any) -> dict[str, Any]:
         """One Web API call; reads use GET with query parameters, writes POST JSON."""
@@ -149,6 +177,9 @@ class SlackGateway:
     # --- people ----------------------------------------------------------------------------------
 
     def user_info(self, user_id: str) -> UserInfo:
+        cached = self._cache.get(("user", user_id))
+        if isinstance(cached, UserInfo):
+            return cached
         user = self._call("users.info", get=True, user=user_id).get("user", {})
         profile = user.get("profile") or {}
         name = (
@@ -158,7 +189,7 @@ class SlackGateway:
             or user.get("name")
             or user_id
         )
-        return UserInfo(
+        info = UserInfo(
             id=user_id,
             name=str(name),
             email=profile.get("email"),
@@ -166,8 +197,33 @@ class SlackGateway:
             deleted=bool(user.get("deleted")),
             has_2fa=user.get("has_2fa"),
         )
+        self._cache.put(("user", user_id), info)
+        return info
 
     def usergroup_members(self, group_id: str) -> frozenset[str]:
-        return frozenset(
-            self._call("usergroups.users.list", get=True, usergroup=group_id).get("users", [])
-        )
+        cached = self._cache.get(("group", group_id))
+        if isinstance(cached, frozenset):
+            return cached
+        data = self._call("usergroups.users.list", get=True, usergroup=group_id)
+        members = frozenset(str(u) for u in data.get("users", []))
+        self._cache.put(("group", group_id), members)
+        return members
+
+    def channel_members(self, channel: str) -> frozenset[str]:
+        """Members of a channel (bounded pagination), cached briefly."""
+        cached = self._cache.get(("members", channel))
+        if isinstance(cached, frozenset):
+            return cached
+        members: set[str] = set()
+        cursor: str | None = None
+        for _ in range(MEMBERS_MAX_PAGES):
+            data = self._call(
+                "conversations.members", get=True, channel=channel, limit=1000, cursor=cursor
+            )
+            members.update(str(m) for m in data.get("members", []))
+            cursor = (data.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                break
+        result = frozenset(members)
+        self._cache.put(("members", channel), result)
+        return result

@@ -15,6 +15,8 @@ Error messages never include the token.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -30,6 +32,20 @@ MAX_OUTPUT_BYTES: Final = 256 * 1024
 
 _GONE: Final = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
 _BAD_OUTPUT: Final = frozenset({"InvalidOutput", "ValidationException"})
+
+
+HISTORY_PAGE_SIZE: Final = 1000
+HISTORY_MAX_PAGES: Final = 5
+
+
+@dataclass(frozen=True)
+class ExecutionStatus:
+    status: str
+    error: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.status == "RUNNING"
 
 
 class TaskGone(RuntimeError):
@@ -89,14 +105,50 @@ class StepFunctionsGateway:
         except (ClientError, BotoCoreError) as exc:
             raise _translate(exc, "SendTaskFailure") from None
 
-    def execution_status(self, execution_arn: str) -> str:
+    def execution_status(self, execution_arn: str) -> ExecutionStatus:
         """RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE — or UNKNOWN."""
         try:
             result = self._sfn.describe_execution(executionArn=execution_arn)
         except ClientError as exc:
             if _code(exc) in ("ExecutionDoesNotExist", "InvalidArn"):
-                return "UNKNOWN"
+                return ExecutionStatus("UNKNOWN")
             raise WorkflowUnavailable(f"DescribeExecution: {_code(exc)}") from None
         except BotoCoreError as exc:
             raise WorkflowUnavailable(f"DescribeExecution: {type(exc).__name__}") from None
-        return str(result["status"])
+        return ExecutionStatus(str(result["status"]), result.get("error"))
+
+    def completed_by(self, execution_arn: str, approval_id: str) -> str | None:
+        """ "approved" / "rejected" if the execution's history shows this bot completed the
+        task of ``approval_id`` (its output / cause carry the id), else None.
+
+        Asked only when Step Functions refuses a token the bot had claimed: it tells a retry
+        after a crash ("we already completed it") from a token that died on its own.
+        """
+        kwargs: dict[str, Any] = {
+            "executionArn": execution_arn,
+            "reverseOrder": True,
+            "maxResults": HISTORY_PAGE_SIZE,
+            "includeExecutionData": True,
+        }
+        for _ in range(HISTORY_MAX_PAGES):
+            try:
+                page = self._sfn.get_execution_history(**kwargs)
+            except ClientError as exc:
+                if _code(exc) in ("ExecutionDoesNotExist", "InvalidArn"):
+                    return None
+                raise WorkflowUnavailable(f"GetExecutionHistory: {_code(exc)}") from None
+            except BotoCoreError as exc:
+                raise WorkflowUnavailable(f"GetExecutionHistory: {type(exc).__name__}") from None
+            for event in page.get("events", []):
+                succeeded: Mapping[str, Any] = event.get("taskSucceededEventDetails") or {}
+                if approval_id in str(succeeded.get("output") or ""):
+                    return "approved"
+                failed: Mapping[str, Any] = event.get("taskFailedEventDetails") or {}
+                if failed.get("error") == "Rejected" and approval_id in str(
+                    failed.get("cause") or ""
+                ):
+                    return "rejected"
+            if not page.get("nextToken"):
+                return None
+            kwargs["nextToken"] = page["nextToken"]
+        return None

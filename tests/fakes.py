@@ -13,7 +13,7 @@ from bot.blocks import Message
 from bot.models import Approval, ApprovalRequest, Decision, Status, TaskToken
 from bot.slack_gateway import SlackRejected, SlackUnavailable, UserInfo
 from bot.store import ApprovalNotFound, Begin, Page, Posting, StateConflict
-from bot.workflow import TaskGone, WorkflowUnavailable
+from bot.workflow import ExecutionStatus, TaskGone, WorkflowUnavailable
 
 
 class FakeClock:
@@ -179,7 +179,8 @@ class FakeWorkflow:
     calls: list[WorkflowCall] = field(default_factory=list)
     gone: set[str] = field(default_factory=set)  # token values Step Functions refuses
     unavailable: int = 0  # the next N calls fail transiently
-    statuses: dict[str, str] = field(default_factory=dict)
+    statuses: dict[str, ExecutionStatus] = field(default_factory=dict)
+    completed: dict[str, str] = field(default_factory=dict)  # approval id -> outcome in history
 
     def _check(self, token: TaskToken) -> None:
         if self.unavailable:
@@ -198,8 +199,11 @@ class FakeWorkflow:
         self.calls.append(WorkflowCall("fail", token, error=error, cause=cause))
         self.gone.add(token.reveal())
 
-    def execution_status(self, execution_arn: str) -> str:
-        return self.statuses.get(execution_arn, "RUNNING")
+    def execution_status(self, execution_arn: str) -> ExecutionStatus:
+        return self.statuses.get(execution_arn, ExecutionStatus("RUNNING"))
+
+    def completed_by(self, execution_arn: str, approval_id: str) -> str | None:
+        return self.completed.get(approval_id)
 
 
 @dataclass
@@ -209,6 +213,7 @@ class FakeSlack:
     ephemerals: list[dict[str, Any]] = field(default_factory=list)
     users: dict[str, UserInfo] = field(default_factory=dict)
     groups: dict[str, frozenset[str]] = field(default_factory=dict)
+    members: dict[str, frozenset[str]] = field(default_factory=dict)
     fail_post: list[Exception] = field(default_factory=list)  # raised by the next posts
     crash_after_post: bool = False  # post succeeds, then the caller "crashes"
     history_unavailable: bool = False
@@ -248,3 +253,6 @@ class FakeSlack:
 
     def usergroup_members(self, group_id: str) -> frozenset[str]:
         return self.groups.get(group_id, frozenset())
+
+    def channel_members(self, channel: str) -> frozenset[str]:
+        return self.members.get(channel, frozenset())
