@@ -19,12 +19,15 @@ from slack_sdk.models.blocks import (
     ConfirmObject,
     ContextBlock,
     HeaderBlock,
+    InputBlock,
     MarkdownTextObject,
+    PlainTextInputElement,
     PlainTextObject,
     SectionBlock,
 )
+from slack_sdk.models.views import View
 
-from bot.ids import ACTIONS_BLOCK_PREFIX, METADATA_EVENT_TYPE, Action
+from bot.ids import ACTIONS_BLOCK_PREFIX, METADATA_EVENT_TYPE, Action, Input, Modal
 from bot.models import (
     MAX_PAYLOAD_PREVIEW_CHARS,
     MAX_TEXT_CHARS,
@@ -236,3 +239,91 @@ def fallback_text(approval: Approval) -> str:
     }.get(approval.status)
     title = title_of(approval)
     return truncate(f"{prefix}: {title}" if prefix else title, MAX_FALLBACK_TEXT_CHARS)
+
+
+# --- the reject modal -----------------------------------------------------------------------------
+
+MAX_REASON_CHARS: Final = 3000
+MAX_MODAL_TITLE_CHARS: Final = 24
+
+
+def reject_modal(approval: Approval, *, channel_id: str | None) -> dict[str, Any]:
+    """``views.open`` payload: a required reason, passed to the workflow as the failure cause."""
+    metadata = json.dumps({"approval_id": approval.approval_id, "channel_id": channel_id})
+    view = View(
+        type="modal",
+        callback_id=Modal.REJECT.value,
+        title=PlainTextObject(text="Reject request"),
+        submit=PlainTextObject(text="Reject"),
+        close=PlainTextObject(text="Cancel"),
+        private_metadata=metadata,
+        blocks=[
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=truncate(
+                        f"*{escape(title_of(approval))}*\nRef `{approval.short_code}`",
+                        MAX_TEXT_CHARS,
+                    )
+                )
+            ),
+            InputBlock(
+                block_id=Input.REASON_BLOCK.value,
+                label=PlainTextObject(text="Reason"),
+                hint=PlainTextObject(text="The workflow receives this reason with the rejection."),
+                element=PlainTextInputElement(
+                    action_id=Input.REASON_INPUT.value,
+                    multiline=True,
+                    max_length=MAX_REASON_CHARS,
+                    placeholder=PlainTextObject(text="Why is this rejected?"),
+                ),
+            ),
+        ],
+    )
+    return view.to_dict()
+
+
+# --- /approvals ---------------------------------------------------------------------------------
+
+HELP_TEXT: Final = (
+    "*/approvals* — what is waiting for a decision\n"
+    "• `/approvals` — every pending approval, newest first\n"
+    "• `/approvals mine` — only those you may decide\n"
+    "• `/approvals help` — this help\n"
+    "Approve or Reject right from the list; the request's message updates everywhere."
+)
+
+
+def pending_list(
+    approvals: list[Approval], *, cursor: str | None, mine: bool, continued: bool = False
+) -> Message:
+    """The ephemeral answer of ``/approvals``: one section + buttons per approval, and a
+    "Show more" button carrying the next page's cursor. At most 2 + 2 * 10 + 1 blocks."""
+    heading = "Pending approvals you can decide" if mine else "Pending approvals"
+    if continued:
+        heading += " (continued)"
+    blocks: list[Block] = [HeaderBlock(text=heading)]
+    if not approvals:
+        empty = "Nothing is waiting for you. :tada:" if mine else "Nothing is waiting. :tada:"
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=empty)))
+    for approval in approvals:
+        details = [f"<#{approval.channel}>", f"Ref `{approval.short_code}`"]
+        if approval.spec.requester:
+            details.append(f"requested by {mention(approval.spec.requester)}")
+        details.append(f"since {slack_date(approval.created_at)}")
+        text = f"*{escape(title_of(approval))}*\n" + " · ".join(details)
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(text, MAX_TEXT_CHARS))))
+        blocks.append(decision_buttons(approval))
+    if cursor is not None:
+        value = json.dumps({"cursor": cursor, "mine": mine}, separators=(",", ":"))
+        blocks.append(
+            ActionsBlock(
+                block_id="approvals_more",
+                elements=[
+                    ButtonElement(
+                        text="Show more", action_id=Action.MORE_PENDING.value, value=value
+                    )
+                ],
+            )
+        )
+    count = f"{len(approvals)}{'+' if cursor else ''}"
+    return Message(text=f"{heading}: {count}", blocks=[b.to_dict() for b in blocks[:MAX_BLOCKS]])

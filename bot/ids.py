@@ -17,13 +17,13 @@ class Action(StrEnum):
     MORE_PENDING = "approvals.more"
 
 
-class View(StrEnum):
+class Modal(StrEnum):
     """``callback_id`` of modals."""
 
     REJECT = "approval.reject_modal"
 
 
-class Field(StrEnum):
+class Input(StrEnum):
     """``block_id`` / ``action_id`` of modal inputs."""
 
     REASON_BLOCK = "reason"

@@ -68,6 +68,7 @@ class Policy:
 
 
 class Verdict(StrEnum):
+    ALLOWED = "allowed"  # check(): the user may decide it now
     DECIDED = "decided"  # this click decided it (or had already, for a retried lazy call)
     REFUSED = "refused"  # the user may not decide it
     TOO_LATE = "too_late"  # someone else decided first, or it expired
@@ -241,8 +242,8 @@ class ApprovalService:
             return None
         return f"Only members of <#{approval.channel}> can decide this request."
 
-    def check(self, approval_id: str, user_id: str) -> DecisionResult | None:
-        """Before opening the reject modal: None if ``user_id`` may decide it now, else why not."""
+    def check(self, approval_id: str, user_id: str) -> DecisionResult:
+        """Before opening the reject modal: may ``user_id`` decide it now (ALLOWED), or why not."""
         try:
             approval = self._current(self._store.get(approval_id))
         except ApprovalNotFound:
@@ -253,7 +254,7 @@ class ApprovalService:
         if refusal is not None:
             log.warning("decision refused", extra={"user": user_id, "reason": refusal})
             return DecisionResult(Verdict.REFUSED, refusal, approval)
-        return None
+        return DecisionResult(Verdict.ALLOWED, "", approval)
 
     def decide(
         self,

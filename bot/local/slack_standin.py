@@ -39,6 +39,7 @@ import contextlib
 import copy
 import json
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -64,6 +65,9 @@ MAX_MESSAGE_TEXT: Final = 40_000
 MAX_VIEW_BYTES: Final = 250_000
 DEFAULT_PAGE_LIMIT: Final = 100
 MAX_PAGE_LIMIT: Final = 999
+
+RESPONSE_PATH: Final = "/response/"
+RESPONSE_URL_MAX_USES: Final = 5  # Slack: up to 5 times within 30 minutes
 
 _MUTATING_METHODS: Final = frozenset(
     {
@@ -664,6 +668,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         try:
             split = urlsplit(self.path)
+            if split.path.startswith(RESPONSE_PATH) and self.command == "POST":
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length > 0 else b""
+                status, text = self.server.standin._respond(split.path[len(RESPONSE_PATH) :], raw)
+                self._write_text(status, text)
+                return
             if not split.path.startswith("/api/") or len(split.path) <= len("/api/"):
                 self._write(404, {}, {"ok": False, "error": "not_found"})
                 return
@@ -698,6 +708,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
         except _SlackError as error:
             return params, error.error
         return params, None
+
+    def _write_text(self, status: int, text: str) -> None:
+        payload = text.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
 
     def _write(self, status: int, headers: Mapping[str, str], body: JsonDict) -> None:
         payload = json.dumps(body).encode("utf-8")
@@ -773,6 +791,7 @@ class SlackStandIn:
         self._views: dict[str, JsonDict] = {}
         self._view_log: list[JsonDict] = []
         self._used_triggers: set[str] = set()
+        self._response_urls: dict[str, dict[str, Any]] = {}
         self._faults: list[_PendingFault] = []
         self._calls: list[RecordedCall] = []
         self._subscribers: list[Subscriber] = []
@@ -967,6 +986,54 @@ class SlackStandIn:
         """Ephemeral messages posted (channel, user, message_ts, text, blocks, thread_ts)."""
         with self._cond:
             return [copy.deepcopy(e) for e in self._ephemerals if user is None or e["user"] == user]
+
+    def response_url(self, *, channel: str, user: str) -> str:
+        """Mint a ``response_url`` (as Slack puts in interaction payloads and slash commands).
+
+        What the app POSTs to it (``respond()``) is recorded as a call of method
+        ``"response_url"`` and shown as an ephemeral message to ``user`` in ``channel``;
+        ``replace_original`` replaces the ephemeral this URL answered before.
+        """
+        with self._cond:
+            key = secrets.token_urlsafe(12)
+            self._response_urls[key] = {"channel": channel, "user": user, "uses": 0}
+        return f"http://{self.host}:{self.port}{RESPONSE_PATH}{key}"
+
+    def _respond(self, key: str, raw: bytes) -> tuple[int, str]:
+        arrived = time.monotonic()
+        with self._cond:
+            target = self._response_urls.get(key)
+        if target is None:
+            return 404, "no_such_response_url"
+        try:
+            params = json.loads(raw or b"{}")
+        except ValueError:
+            return 400, "invalid_payload"
+        if not isinstance(params, dict):
+            return 400, "invalid_payload"
+        if not (params.get("text") or params.get("blocks") or params.get("delete_original")):
+            return 400, "no_text"
+        with self._cond:
+            if target["uses"] >= RESPONSE_URL_MAX_USES:
+                return 404, "used_url"
+            target["uses"] += 1
+            entry = {
+                "channel": target["channel"],
+                "user": target["user"],
+                "message_ts": self._next_ts(),
+                "text": params.get("text") or "",
+                "blocks": params.get("blocks") or [],
+                "thread_ts": None,
+                "response_url": key,
+                "response_type": params.get("response_type", "ephemeral"),
+            }
+            if params.get("replace_original") or params.get("delete_original"):
+                self._ephemerals = [e for e in self._ephemerals if e.get("response_url") != key]
+            if not params.get("delete_original"):
+                self._ephemerals.append(entry)
+        self._record("response_url", dict(params), (200, {}, {"ok": True}), arrived)
+        self._notify("response_url", dict(params))
+        return 200, "ok"
 
     def views(self) -> list[dict[str, Any]]:
         """Every views.open / views.push / views.update in order, each as

@@ -1,0 +1,38 @@
+"""Interactions Lambda: Slack's Request URL for buttons, modals and ``/approvals``.
+
+API Gateway HTTP API (payload v2) → Bolt's ``SlackRequestHandler``. Bolt verifies the
+signature (and Slack's 5-minute window) before any listener runs: a bad or stale request
+gets 401 and changes nothing. Listeners ack at once; decisions run in lazy listeners, which
+re-invoke this function asynchronously (it needs ``lambda:InvokeFunction`` on itself).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from slack_bolt.adapter.aws_lambda import SlackRequestHandler
+
+from bot.config import load_settings
+from bot.slack_app import build_app
+from bot.wiring import build_service, slack_client
+
+logger = Logger(service="sfn-approvals")
+copy_config_to_registered_loggers(source_logger=logger, include={"bot", "slack_bolt"})
+tracer = Tracer(service="sfn-approvals")
+
+settings = load_settings()
+web_client = slack_client(settings)
+service = build_service(settings, web_client=web_client)
+app = build_app(service, signing_secret=settings.signing_secret(), client=web_client)
+slack_handler = SlackRequestHandler(app)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    response: dict[str, Any] = slack_handler.handle(event, context)  # type: ignore[no-untyped-call]
+    return response

@@ -1,0 +1,201 @@
+"""The Bolt app: translates Slack interactions into calls of :class:`~bot.service.ApprovalService`.
+
+Every listener acknowledges at once; the work behind a decision runs in a *lazy* listener,
+which on Lambda re-invokes the function asynchronously (``process_before_response=True``).
+Lazy work is idempotent: ``ApprovalService.decide`` tolerates a retried invocation.
+
+* **Approve** (confirm dialog in the message) → ack → lazy ``decide(approved)``.
+* **Reject** → check the user may decide → ``views.open`` the reason modal (needs the
+  ``trigger_id`` within 3 s, so this part is synchronous) → on submit, ack (the modal closes)
+  → lazy ``decide(rejected, reason)``.
+* ``/approvals [mine|help]`` → the first page in the ack; "Show more" → lazy ``respond``.
+
+Private answers (refusals, "someone was faster") are ephemeral: ``respond`` for clicks,
+``chat.postEphemeral`` in the request's channel for modal submissions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any, Final
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from bot.blocks import HELP_TEXT, MAX_REASON_CHARS, pending_list, reject_modal
+from bot.ids import Action, Command, Input, Modal
+from bot.service import ApprovalService, Verdict
+
+log = logging.getLogger(__name__)
+
+APPROVAL_ID_RE: Final = re.compile(r"^[a-z2-7]{26}$")
+INVALID_BUTTON: Final = (
+    "This button is not valid any more. Use `/approvals` to see what is pending."
+)
+
+
+@dataclass(frozen=True)
+class Click:
+    """A button click, parsed once at the boundary."""
+
+    approval_id: str | None  # None when the button's value is not an approval id
+    user_id: str
+    channel_id: str | None
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> Click:
+        action = (body.get("actions") or [{}])[0]
+        value = action.get("value")
+        approval_id = value if isinstance(value, str) and APPROVAL_ID_RE.match(value) else None
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+            "channel_id"
+        )
+        return cls(approval_id, str(body["user"]["id"]), channel)
+
+
+def _reason(view: dict[str, Any]) -> str:
+    values = view.get("state", {}).get("values", {})
+    raw = values.get(Input.REASON_BLOCK, {}).get(Input.REASON_INPUT, {}).get("value")
+    return raw.strip() if isinstance(raw, str) else ""
+
+
+def _metadata(view: dict[str, Any]) -> dict[str, Any]:
+    try:
+        data = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _ack_only(ack: Ack) -> None:
+    ack()
+
+
+def _tell(respond: Respond, text: str) -> None:
+    """A private answer to the clicking user, under the message they clicked."""
+    respond(text=text, response_type="ephemeral", replace_original=False)
+
+
+class Listeners:
+    """The listeners, each a thin translation from a Slack payload to a service call."""
+
+    def __init__(self, service: ApprovalService) -> None:
+        self.service = service
+
+    def register(self, app: App) -> None:
+        app.action(Action.APPROVE.value)(ack=_ack_only, lazy=[self.approve])
+        app.action(Action.REJECT.value)(self.open_reject_modal)
+        app.view(Modal.REJECT.value)(ack=self.validate_reason, lazy=[self.reject])
+        app.command(Command.APPROVALS.value)(self.approvals_command)
+        app.action(Action.MORE_PENDING.value)(ack=_ack_only, lazy=[self.more])
+        app.error(self.on_error)
+
+    # Approve ---------------------------------------------------------------------------------
+
+    def approve(self, body: dict[str, Any], respond: Respond) -> None:
+        click = Click.from_body(body)
+        if click.approval_id is None:
+            _tell(respond, INVALID_BUTTON)
+            return
+        result = self.service.decide(click.approval_id, click.user_id, "approved")
+        if result.text:
+            _tell(respond, result.text)
+
+    # Reject ----------------------------------------------------------------------------------
+
+    def open_reject_modal(
+        self, ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        click = Click.from_body(body)
+        if click.approval_id is None:
+            _tell(respond, INVALID_BUTTON)
+            return
+        result = self.service.check(click.approval_id, click.user_id)
+        if result.verdict is not Verdict.ALLOWED or result.approval is None:
+            _tell(respond, result.text)
+            return
+        client.views_open(
+            trigger_id=body["trigger_id"],
+            view=reject_modal(result.approval, channel_id=click.channel_id),
+        )
+
+    @staticmethod
+    def validate_reason(ack: Ack, view: dict[str, Any]) -> None:
+        reason = _reason(view)
+        if not reason:
+            ack(response_action="errors", errors={Input.REASON_BLOCK: "Please give a reason."})
+        elif len(reason) > MAX_REASON_CHARS:
+            ack(
+                response_action="errors",
+                errors={Input.REASON_BLOCK: f"At most {MAX_REASON_CHARS} characters."},
+            )
+        else:
+            ack()
+
+    def reject(self, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+        reason = _reason(view)
+        meta = _metadata(view)
+        approval_id = meta.get("approval_id")
+        if not reason or not isinstance(approval_id, str) or not APPROVAL_ID_RE.match(approval_id):
+            return  # refused by validate_reason, or forged metadata: nothing to decide
+        user_id = str(body["user"]["id"])
+        result = self.service.decide(approval_id, user_id, "rejected", reason)
+        channel = meta.get("channel_id") or (result.approval.channel if result.approval else None)
+        if result.text and channel:
+            client.chat_postEphemeral(channel=channel, user=user_id, text=result.text)
+
+    # /approvals --------------------------------------------------------------------------------
+
+    def approvals_command(self, ack: Ack, command: dict[str, Any]) -> None:
+        words = (command.get("text") or "").strip().lower().split()
+        sub = words[0] if words else ""
+        if sub not in ("", "mine", "all", "list"):
+            ack(text=HELP_TEXT, response_type="ephemeral")
+            return
+        mine = sub == "mine"
+        page = self.service.pending(str(command["user_id"]), mine=mine)
+        message = pending_list(page.approvals, cursor=page.cursor, mine=mine)
+        ack(text=message.text, blocks=message.blocks, response_type="ephemeral")
+
+    def more(self, body: dict[str, Any], respond: Respond) -> None:
+        action = (body.get("actions") or [{}])[0]
+        try:
+            value = json.loads(action.get("value") or "{}")
+            cursor, mine = str(value["cursor"]), bool(value.get("mine"))
+        except (ValueError, KeyError, TypeError):
+            _tell(respond, INVALID_BUTTON)
+            return
+        page = self.service.pending(str(body["user"]["id"]), mine=mine, cursor=cursor)
+        message = pending_list(page.approvals, cursor=page.cursor, mine=mine, continued=True)
+        respond(text=message.text, blocks=message.blocks, replace_original=True)
+
+    @staticmethod
+    def on_error(error: Exception) -> None:
+        # Never log payloads wholesale: they carry response URLs and trigger ids.
+        log.error("interaction failed: %s", type(error).__name__, exc_info=error)
+
+
+def build_app(
+    service: ApprovalService,
+    *,
+    signing_secret: str,
+    client: WebClient,
+    name: str = "sfn-approvals",
+) -> App:
+    """The Bolt app of the interactions function (and of the sandbox / Socket Mode)."""
+    app = App(
+        name=name,
+        client=client,
+        signing_secret=signing_secret,
+        process_before_response=True,
+        # The bot's identity is not needed to answer clicks: skip auth.test on cold starts.
+        token_verification_enabled=False,
+        request_verification_enabled=True,
+        ignoring_self_events_enabled=False,
+    )
+    Listeners(service).register(app)
+    return app
