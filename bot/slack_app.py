@@ -184,7 +184,7 @@ def build_app(
     *,
     signing_secret: str,
     client: WebClient,
-    name: str = "sfn-approvals",
+    name: str = "sfn-approvals-bolt",  # not the Powertools logger name: Bolt reconfigures its own
 ) -> App:
     """The Bolt app of the interactions function (and of the sandbox / Socket Mode)."""
     app = App(

@@ -910,6 +910,11 @@ class SlackStandIn:
                 user_id, name, real_name or name, email, is_bot, has_2fa, tz, deleted
             )
 
+    def user_name(self, user_id: str) -> str:
+        """The handle of a workspace user (``KeyError`` if unknown)."""
+        with self._cond:
+            return self._users[user_id].name
+
     def add_usergroup(self, group_id: str, handle: str, users: Iterable[str]) -> None:
         """Create or replace a user group (``S...`` id) for usergroups.users.list."""
         with self._cond:

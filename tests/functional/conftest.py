@@ -25,6 +25,9 @@ from bot.local.infra import (
     deploy_example,
     install_example_lambdas,
 )
+from bot.local.lambda_client import LocalLambdaClient, attach
+from bot.local.slack_driver import Response, SlackDriver
+from bot.local.slack_requests import api_gateway_v2_event
 from bot.local.slack_standin import SlackStandIn
 
 BOT_TOKEN = "xoxb-functional-test"
@@ -160,13 +163,53 @@ def logs() -> Iterator[LogCapture]:
         logger.removeHandler(capture)
 
 
+def load_handler(name: str, logs: LogCapture) -> ModuleType:
+    """Import a handler cold, and capture everything its loggers write (Powertools copies its
+    handlers onto the ``bot.*`` loggers at import, replacing ours, so re-attach)."""
+    module = fresh_import(name)
+    logs.use_formatter(module.logger.registered_formatter)
+    for logger_name in list(logging.root.manager.loggerDict):
+        if logger_name == "bot" or logger_name.startswith(("bot.", "slack_bolt")):
+            logger = logging.getLogger(logger_name)
+            if logs not in logger.handlers:
+                logger.addHandler(logs)
+    module.logger.addHandler(logs)
+    return module
+
+
 @pytest.fixture
 def notifier(env: None, logs: LogCapture) -> ModuleType:
-    module = fresh_import("bot.handlers.notifier")
-    # Route the handler's Powertools logger through the capture as well.
-    module.logger.addHandler(logs)
-    logs.use_formatter(module.logger.registered_formatter)
-    return module
+    return load_handler("bot.handlers.notifier", logs)
+
+
+@dataclass
+class Interactions:
+    module: ModuleType
+    lazy: LocalLambdaClient
+    slack: SlackDriver
+
+    def wait(self) -> None:
+        self.lazy.wait()
+        assert self.lazy.errors == []
+
+
+@pytest.fixture
+def interactions(env: None, logs: LogCapture, slack: SlackStandIn) -> Interactions:
+    module = load_handler("bot.handlers.interactions", logs)
+    lazy = LocalLambdaClient(module.handler)
+    attach(module.slack_handler, lazy)
+
+    def send(body: str, headers: dict[str, str]) -> Response:
+        event = api_gateway_v2_event(body, headers)
+        result = module.handler(event, LocalContext(function_name="interactions"))
+        return Response(int(result["statusCode"]), result.get("body") or "", result["headers"])
+
+    return Interactions(module, lazy, SlackDriver(slack, signing_secret=SIGNING_SECRET, send=send))
+
+
+@pytest.fixture
+def expirations(env: None, logs: LogCapture) -> ModuleType:
+    return load_handler("bot.handlers.expirations", logs)
 
 
 def start_execution(aws: Aws, stack: ExampleStack, name: str, **input_: Any) -> str:
@@ -207,3 +250,35 @@ def wait_for_status(aws: Aws, execution_arn: str, *, timeout: float = 10.0) -> d
         if described["status"] != "RUNNING" or time.monotonic() > deadline:
             return dict(described)
         time.sleep(0.05)
+
+
+@dataclass(frozen=True)
+class Posted:
+    execution_arn: str
+    approval_id: str
+    ts: str
+    token: str
+
+
+def request_approval(
+    aws: Aws,
+    stack: ExampleStack,
+    notifier: ModuleType,
+    slack: SlackStandIn,
+    name: str,
+    **input_: Any,
+) -> Posted:
+    """Run the seed's state machine until it waits, and let the notifier post the request."""
+    from bot.models import approval_id_for
+
+    execution = start_execution(aws, stack, name, **input_)
+    (message,) = receive(aws, stack.queues.url, 1)
+    assert invoke_notifier(notifier, stack, [message]) == {"batchItemFailures": []}
+    body = json.loads(message["Body"])
+    approval_id = approval_id_for(body["TaskToken"])
+    ts = next(
+        m["ts"]
+        for m in slack.messages(CHANNEL)
+        if (m.get("metadata") or {}).get("event_payload", {}).get("approval_id") == approval_id
+    )
+    return Posted(execution, approval_id, ts, body["TaskToken"])

@@ -131,7 +131,7 @@ def test_group_member_and_channel_member_may_decide(world) -> None:
     in_group = submit(service, {"approvers": ["S0ONCALL"]}, token="tok-g")
     assert service.decide(in_group, CY, "approved").verdict is Verdict.DECIDED
     anyone_in_channel = submit(service, {}, token="tok-c")
-    assert service.check(anyone_in_channel, ANA) is None
+    assert service.check(anyone_in_channel, ANA).verdict is Verdict.ALLOWED
     assert service.decide(anyone_in_channel, ANA, "approved").verdict is Verdict.DECIDED
 
 

@@ -1,0 +1,189 @@
+"""Slack's side of an interaction: what Slack sends to the app when a person clicks.
+
+:class:`SlackDriver` reads the stand-in's messages, modals and ephemerals as a Slack client
+would show them, and turns a person's action (click a button, submit a modal, run
+``/approvals``) into a **signed** request shaped like Slack's, handed to ``send`` — the
+interactions Lambda through an API Gateway v2 event in tests, an HTTP POST in the sandbox.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bot.ids import Command
+from bot.local.slack_requests import (
+    block_actions_body,
+    signed_form_headers,
+    slash_command_body,
+    view_submission_body,
+)
+from bot.local.slack_standin import SlackStandIn
+
+Send = Callable[[str, dict[str, str]], "Response"]
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: str
+    headers: dict[str, str]
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+class ButtonNotFound(LookupError):
+    pass
+
+
+def find_button(
+    blocks: list[dict[str, Any]], action_id: str, value: str | None = None
+) -> dict[str, Any]:
+    """The first button with ``action_id`` (and ``value``, if given), with its block id."""
+    for block in blocks:
+        if block.get("type") != "actions":
+            continue
+        for element in block.get("elements", []):
+            if element.get("action_id") == action_id and value in (None, element.get("value")):
+                return {**element, "block_id": block.get("block_id", "")}
+    raise ButtonNotFound(f"no button {action_id!r} (value {value!r})")
+
+
+class SlackDriver:
+    def __init__(
+        self,
+        standin: SlackStandIn,
+        *,
+        signing_secret: str,
+        send: Send,
+        clock: Callable[[], int] | None = None,
+    ) -> None:
+        self.standin = standin
+        self.signing_secret = signing_secret
+        self._send = send
+        self._clock = clock
+
+    def _post(
+        self, body: str, *, timestamp: int | None = None, secret: str | None = None
+    ) -> Response:
+        ts = timestamp if timestamp is not None else (self._clock() if self._clock else None)
+        headers = signed_form_headers(secret or self.signing_secret, body, ts)
+        return self._send(body, headers)
+
+    def _name(self, user_id: str) -> str:
+        try:
+            return self.standin.user_name(user_id)
+        except KeyError:
+            return user_id.lower()
+
+    # --- clicks ----------------------------------------------------------------------------------
+
+    def click(
+        self,
+        user_id: str,
+        channel: str,
+        ts: str,
+        action_id: str,
+        *,
+        value: str | None = None,
+        timestamp: int | None = None,
+        secret: str | None = None,
+    ) -> Response:
+        """Click a button of the channel message ``ts`` (its value read from the message)."""
+        message = self.standin.message(channel, ts)
+        button = find_button(message.get("blocks") or [], action_id, value)
+        body = block_actions_body(
+            user_id=user_id,
+            user_name=self._name(user_id),
+            team_id=self.standin.team_id,
+            channel_id=channel,
+            message_ts=ts,
+            action_id=action_id,
+            value=button.get("value", ""),
+            block_id=button["block_id"],
+            response_url=self.standin.response_url(channel=channel, user=user_id),
+            message=message,
+        )
+        return self._post(body, timestamp=timestamp, secret=secret)
+
+    def click_ephemeral(
+        self, user_id: str, ephemeral: dict[str, Any], action_id: str, *, value: str | None = None
+    ) -> Response:
+        """Click a button of an ephemeral message (e.g. the ``/approvals`` list)."""
+        button = find_button(ephemeral.get("blocks") or [], action_id, value)
+        body = block_actions_body(
+            user_id=user_id,
+            user_name=self._name(user_id),
+            team_id=self.standin.team_id,
+            channel_id=ephemeral["channel"],
+            message_ts=ephemeral["message_ts"],
+            action_id=action_id,
+            value=button.get("value", ""),
+            block_id=button["block_id"],
+            is_ephemeral=True,
+            response_url=self.standin.response_url(channel=ephemeral["channel"], user=user_id),
+        )
+        return self._post(body)
+
+    def raw_click(
+        self, user_id: str, channel: str, action_id: str, value: str, block_id: str = "b"
+    ) -> Response:
+        """A click on any button, real or forged (for refusal tests)."""
+        body = block_actions_body(
+            user_id=user_id,
+            user_name=self._name(user_id),
+            team_id=self.standin.team_id,
+            channel_id=channel,
+            message_ts="1700000000.000100",
+            action_id=action_id,
+            value=value,
+            block_id=block_id,
+            response_url=self.standin.response_url(channel=channel, user=user_id),
+        )
+        return self._post(body)
+
+    # --- modals ----------------------------------------------------------------------------------
+
+    def open_views(self, callback_id: str | None = None) -> list[dict[str, Any]]:
+        return [
+            v["view"]
+            for v in self.standin.views()
+            if callback_id is None or v["view"].get("callback_id") == callback_id
+        ]
+
+    def submit(
+        self, user_id: str, view: dict[str, Any], values: dict[str, dict[str, str]]
+    ) -> Response:
+        """Submit a modal; ``values`` maps block id → action id → the typed text."""
+        state = {
+            block: {
+                action: {"type": "plain_text_input", "value": text}
+                for action, text in actions.items()
+            }
+            for block, actions in values.items()
+        }
+        body = view_submission_body(
+            user_id=user_id,
+            user_name=self._name(user_id),
+            team_id=self.standin.team_id,
+            view=view,
+            values=state,
+        )
+        return self._post(body)
+
+    # --- slash command ---------------------------------------------------------------------------
+
+    def command(self, user_id: str, channel: str, text: str = "") -> Response:
+        body = slash_command_body(
+            command=Command.APPROVALS.value,
+            text=text,
+            user_id=user_id,
+            user_name=self._name(user_id),
+            channel_id=channel,
+            team_id=self.standin.team_id,
+            response_url=self.standin.response_url(channel=channel, user=user_id),
+        )
+        return self._post(body)
