@@ -185,9 +185,10 @@ def deploy_example(
     approval_timeout_seconds: int | None = None,
     visibility_timeout: int | None = None,
     max_receive_count: int | None = None,
+    queues: Queues | None = None,
 ) -> ExampleStack:
-    """Queues, the two example Lambdas and the seed's state machine, on moto."""
-    queues = create_queues(
+    """Queues (unless given), the two example Lambdas and the seed's state machine, on moto."""
+    queues = queues or create_queues(
         sqs,
         name=queue_name,
         visibility_timeout=visibility_timeout,

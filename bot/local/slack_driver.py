@@ -9,6 +9,8 @@ interactions Lambda through an API Gateway v2 event in tests, an HTTP POST in th
 from __future__ import annotations
 
 import json
+import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -65,6 +67,18 @@ class SlackDriver:
         self.signing_secret = signing_secret
         self._send = send
         self._clock = clock
+        self._trigger_users: dict[str, str] = {}
+        self._closed_views: set[str] = set()
+        self._lock = threading.Lock()
+
+    def _trigger(self, user_id: str) -> str:
+        """A fresh trigger id, remembered so the modal it opens is shown to its user."""
+        trigger_id = (
+            f"{secrets.randbelow(10**13)}.{secrets.randbelow(10**12)}.{secrets.token_hex(16)}"
+        )
+        with self._lock:
+            self._trigger_users[trigger_id] = user_id
+        return trigger_id
 
     def _post(
         self, body: str, *, timestamp: int | None = None, secret: str | None = None
@@ -104,6 +118,7 @@ class SlackDriver:
             action_id=action_id,
             value=button.get("value", ""),
             block_id=button["block_id"],
+            trigger_id=self._trigger(user_id),
             response_url=self.standin.response_url(channel=channel, user=user_id),
             message=message,
         )
@@ -123,6 +138,7 @@ class SlackDriver:
             action_id=action_id,
             value=button.get("value", ""),
             block_id=button["block_id"],
+            trigger_id=self._trigger(user_id),
             is_ephemeral=True,
             response_url=self.standin.response_url(channel=ephemeral["channel"], user=user_id),
         )
@@ -142,17 +158,30 @@ class SlackDriver:
             value=value,
             block_id=block_id,
             response_url=self.standin.response_url(channel=channel, user=user_id),
+            trigger_id=self._trigger(user_id),
         )
         return self._post(body)
 
     # --- modals ----------------------------------------------------------------------------------
 
-    def open_views(self, callback_id: str | None = None) -> list[dict[str, Any]]:
+    def open_views(
+        self, callback_id: str | None = None, *, user_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Modals opened so far and not yet submitted or closed (optionally: one user's)."""
+        with self._lock:
+            owners = dict(self._trigger_users)
+            closed = set(self._closed_views)
         return [
             v["view"]
             for v in self.standin.views()
-            if callback_id is None or v["view"].get("callback_id") == callback_id
+            if (callback_id is None or v["view"].get("callback_id") == callback_id)
+            and (user_id is None or owners.get(v.get("trigger_id") or "") == user_id)
+            and v["view"].get("id") not in closed
         ]
+
+    def close(self, view_id: str) -> None:
+        with self._lock:
+            self._closed_views.add(view_id)
 
     def submit(
         self, user_id: str, view: dict[str, Any], values: dict[str, dict[str, str]]
@@ -172,7 +201,11 @@ class SlackDriver:
             view=view,
             values=state,
         )
-        return self._post(body)
+        response = self._post(body)
+        errors = response.status == 200 and "response_action" in (response.body or "")
+        if response.status == 200 and not errors:
+            self.close(str(view.get("id")))
+        return response
 
     # --- slash command ---------------------------------------------------------------------------
 

@@ -1040,6 +1040,24 @@ class SlackStandIn:
         self._notify("response_url", dict(params))
         return 200, "ok"
 
+    def show_ephemeral(
+        self, *, channel: str, user: str, text: str, blocks: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """Show an ephemeral message that did not come through the Web API: what Slack does with
+        the body of a slash command's acknowledgement (``response_type: ephemeral``)."""
+        with self._cond:
+            entry = {
+                "channel": channel,
+                "user": user,
+                "message_ts": self._next_ts(),
+                "text": text,
+                "blocks": blocks or [],
+                "thread_ts": None,
+            }
+            self._ephemerals.append(entry)
+        self._notify("ack_response", dict(entry))
+        return copy.deepcopy(entry)
+
     def views(self) -> list[dict[str, Any]]:
         """Every views.open / views.push / views.update in order, each as
         ``{"method", "trigger_id", "view_id", "view"}`` where ``view`` is the full view object
