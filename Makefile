@@ -37,3 +37,23 @@ format: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .serverless node_modules
+
+# --- deployment: package the stack offline and lint its template (docs/deploy.md) ---------
+# `serverless package` needs no AWS account: dummy credentials keep the SDK from looking for
+# real ones (and from probing the EC2 metadata endpoint); telemetry is off. pip fetches the
+# Lambda's manylinux wheels from PyPI (serverless.yml, custom.pythonRequirements).
+SLS_OFFLINE_ENV := -u AWS_PROFILE -u AWS_SESSION_TOKEN \
+	AWS_ACCESS_KEY_ID=offline-package AWS_SECRET_ACCESS_KEY=offline-package \
+	AWS_EC2_METADATA_DISABLED=true SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off
+
+.PHONY: package
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+# Writes .serverless/ (the zips and cloudformation-template-update-stack.json), then cfn-lint.
+package: setup node_modules/.installed
+	env $(SLS_OFFLINE_ENV) SLS_PYTHON_BIN=$(abspath $(PY)) npx --no serverless package --stage ci
+	$(VENV)/bin/cfn-lint .serverless/cloudformation-template-update-stack.json
+# --- end deployment -------------------------------------------------------------------------
