@@ -39,6 +39,7 @@ class Settings:
     post_lease_seconds: int = 120
     retention_days: int = 90
     secrets_max_age_seconds: int = 300
+    slack_timeout_seconds: int = 10
 
     def bot_token(self) -> str:
         """The Slack bot token (from SSM when ``SLACK_BOT_TOKEN_PARAM`` is set)."""
@@ -143,4 +144,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         post_lease_seconds=_int(env, "POST_LEASE_SECONDS", 120),
         retention_days=_int(env, "RETENTION_DAYS", 90),
         secrets_max_age_seconds=_int(env, "SECRETS_MAX_AGE_SECONDS", 300),
+        slack_timeout_seconds=_int(env, "SLACK_TIMEOUT_SECONDS", 10),
     )

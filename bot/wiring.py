@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_stepfunctions import SFNClient
 
-SLACK_TIMEOUT_SECONDS: Final = 10
 SLACK_RATE_LIMIT_RETRIES: Final = 2
 
 AWS_CONFIG: Final = Config(
@@ -48,7 +47,7 @@ def slack_client(settings: Settings) -> WebClient:
     """
     kwargs: dict[str, Any] = {
         "token": settings.bot_token(),
-        "timeout": SLACK_TIMEOUT_SECONDS,
+        "timeout": settings.slack_timeout_seconds,
         "retry_handlers": [RateLimitErrorRetryHandler(max_retry_count=SLACK_RATE_LIMIT_RETRIES)],
     }
     if settings.slack_api_url:

@@ -129,11 +129,23 @@ class Sandbox:
     """Everything above, started and stopped as one."""
 
     def __init__(
-        self, *, host: str = "127.0.0.1", port: int = 8800, socket_mode: bool = False
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8800,
+        socket_mode: bool = False,
+        background: bool = True,
+        visibility_timeout: int | None = None,
+        short_wait_seconds: int = 60,
     ) -> None:
+        """``background=False`` leaves queue polling, the execution watcher and the sweep to the
+        caller (the soak drives them itself); the other two shorten waits for tests."""
         self.host = host
         self.port = port
         self.socket_mode = socket_mode
+        self.background = background
+        self.visibility_timeout = visibility_timeout
+        self.short_wait_seconds = short_wait_seconds
         self.moto: Any = None
         self.slack: SlackStandIn | None = None
         self._loops: list[_Loop] = []
@@ -152,11 +164,12 @@ class Sandbox:
             self._start_standin()
         self.ui = self._serve(_UiHandler, self.port, host=self.host)
         self.port = self.ui.server_port
-        self._loops = [
-            _Loop("sqs-poller", 0.0, self._poll_queue).start(),
-            _Loop("execution-watcher", WATCH_SECONDS, self._watch_executions).start(),
-            _Loop("sweep", SWEEP_SECONDS, self._sweep).start(),
-        ]
+        if self.background:
+            self._loops = [
+                _Loop("sqs-poller", 0.0, self.poll_queue).start(),
+                _Loop("execution-watcher", WATCH_SECONDS, self.watch_executions).start(),
+                _Loop("sweep", SWEEP_SECONDS, self.sweep).start(),
+            ]
         return self
 
     def _start_aws(self) -> None:
@@ -195,15 +208,19 @@ class Sandbox:
         self.sfn = boto3.client("stepfunctions")
         create_table(boto3.client("dynamodb"), TABLE)
         self.stack = deploy_example(
-            iam=boto3.client("iam"), lambda_=boto3.client("lambda"), sqs=self.sqs, sfn=self.sfn
+            iam=boto3.client("iam"),
+            lambda_=boto3.client("lambda"),
+            sqs=self.sqs,
+            sfn=self.sfn,
+            visibility_timeout=self.visibility_timeout,
         )
         self.short_stack = deploy_example(
             iam=boto3.client("iam"),
             lambda_=boto3.client("lambda"),
             sqs=self.sqs,
             sfn=self.sfn,
-            state_machine_name="approval-flow-60s-wait",
-            approval_timeout_seconds=60,
+            state_machine_name=f"approval-flow-{self.short_wait_seconds}s-wait",
+            approval_timeout_seconds=self.short_wait_seconds,
             queues=self.stack.queues,
         )
 
@@ -234,7 +251,7 @@ class Sandbox:
         self.endpoint = self._serve(_EndpointHandler, free_port())
         self.interactions_url = f"http://127.0.0.1:{self.endpoint.server_port}/slack/events"
         self.driver = SlackDriver(
-            self.slack, signing_secret=SIGNING_SECRET, send=self._post_to_endpoint
+            self.slack, signing_secret=SIGNING_SECRET, send=self.post_to_endpoint
         )
 
     def _start_socket_mode(self) -> None:
@@ -311,7 +328,7 @@ class Sandbox:
 
     # --- what AWS would do ----------------------------------------------------------------------
 
-    def _poll_queue(self) -> None:
+    def poll_queue(self) -> None:
         """Lambda's SQS event source mapping: long-poll, invoke with a batch, delete successes."""
         delivery = deliver_once(
             self.sqs,
@@ -347,7 +364,7 @@ class Sandbox:
         found.sort(key=lambda e: e["started"], reverse=True)
         return found
 
-    def _watch_executions(self) -> None:
+    def watch_executions(self) -> None:
         """The EventBridge rule: stopped executions → "Execution Status Change" events."""
         for execution in self.executions():
             arn, status = execution["arn"], execution["status"]
@@ -360,12 +377,12 @@ class Sandbox:
                     status_change_event(arn, status), LocalContext(function_name="expirations")
                 )
 
-    def _sweep(self) -> None:
+    def sweep(self) -> None:
         self.expirations.handler(scheduled_event(), LocalContext(function_name="expirations"))
 
     # --- what Slack would do --------------------------------------------------------------------
 
-    def _post_to_endpoint(self, body: str, headers: dict[str, str]) -> Response:
+    def post_to_endpoint(self, body: str, headers: dict[str, str]) -> Response:
         """Slack POSTs the signed interaction to the app's Request URL (here, over HTTP)."""
         timestamp = int(headers["x-slack-request-timestamp"])
         status, response_headers, text = post_signed(
