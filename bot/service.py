@@ -91,7 +91,7 @@ class PendingPage:
 
 LIST_PAGE_SIZE = 10
 LIST_MAX_QUERIES = 5
-STALE_CLAIM_SECONDS = 120
+STALE_CLAIM_SECONDS = 60  # > the interactions function's timeout (25 s)
 
 
 def describe_decision(approval: Approval) -> str:
@@ -275,9 +275,10 @@ class ApprovalService:
         decision = approval.decision
         if approval.status is not Status.PENDING:
             if decision and decision.actor.id == user_id and decision.outcome == outcome:
-                if approval.status is Status.CLAIMED:
-                    return self._complete(approval)
-                if approval.status is decision.status:
+                # The same decision again: a double click, or Lambda retrying this lazy call.
+                if approval.status is Status.CLAIMED and self._stale(approval):
+                    return self._complete(approval)  # its worker died: finish the job
+                if approval.status in (Status.CLAIMED, decision.status):
                     return DecisionResult(Verdict.DECIDED, "", approval)
             return DecisionResult(Verdict.TOO_LATE, describe_decision(approval), approval)
 
@@ -297,6 +298,11 @@ class ApprovalService:
             return DecisionResult(Verdict.TOO_LATE, describe_decision(conflict.current))
         log.info("approval claimed", extra={"user": user_id, "outcome": outcome})
         return self._complete(claimed)
+
+    def _stale(self, claimed: Approval) -> bool:
+        """A claim older than any live worker could be (its worker died after claiming)."""
+        age = (self._clock() - claimed.updated_at).total_seconds()
+        return age >= STALE_CLAIM_SECONDS
 
     def _complete(self, claimed: Approval) -> DecisionResult:
         """CLAIMED → the task completed in Step Functions → APPROVED / REJECTED (or the truth)."""
@@ -378,7 +384,8 @@ class ApprovalService:
         """Expire a pending approval whose ``expires_at`` has passed (on clicks and listings)."""
         expires_at = approval.spec.expires_at
         if approval.status is Status.PENDING and expires_at and expires_at <= self._clock():
-            return self.expire(approval.approval_id, f"it expired {slack_date(expires_at)}", True)
+            reason = f"approval.expires_at ({format_time(expires_at)}) has passed"
+            return self.expire(approval.approval_id, reason, fail_task=True)
         return approval
 
     def expire(self, approval_id: str, reason: str, fail_task: bool) -> Approval:
@@ -425,7 +432,7 @@ class ApprovalService:
             if self._current(approval).status is Status.EXPIRED:
                 report["expired"] += 1
         for approval in self._all_open(Status.CLAIMED):
-            if (now - approval.updated_at).total_seconds() >= stale_claim_seconds:
+            if (now - approval.updated_at).total_seconds() >= stale_claim_seconds:  # worker died
                 self._complete(approval)
                 report["claims_completed"] += 1
         return report

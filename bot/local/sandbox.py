@@ -572,7 +572,9 @@ class _UiHandler(_Handler):
             return
         try:
             self._json(200, self._route(urlsplit(self.path).path, data))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (LookupError, StopIteration) as exc:  # a button, modal or message that is gone
+            self._json(404, {"error": f"{type(exc).__name__}: {exc}"})
+        except (TypeError, ValueError) as exc:
             self._json(400, {"error": f"{type(exc).__name__}: {exc}"})
 
     def _route(self, path: str, data: dict[str, Any]) -> Any:

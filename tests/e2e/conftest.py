@@ -8,6 +8,7 @@ when missing). Without it the tests fail, naming that command: they never skip.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -32,24 +33,33 @@ CHROMIUM_ARGS = [
 INSTALL_HINT = "apt-get install -y chromium"
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Any]:
-    """One sandbox per module on free ports; the environment and handler modules it sets up are
-    put back afterwards, so later tests in the same process see what they saw before."""
-    from bot.local.sandbox import Sandbox
-
+@contextlib.contextmanager
+def restored_process_state() -> Iterator[None]:
+    """The sandbox sets environment variables and imports the handlers configured by them:
+    put both back afterwards, so later tests in the same process see what they saw before."""
     saved_env = dict(os.environ)
     saved_modules = set(sys.modules)
-    running = Sandbox(port=0).start()
     try:
-        yield running
+        yield
     finally:
-        running.stop()
         os.environ.clear()
         os.environ.update(saved_env)
         for name in set(sys.modules) - saved_modules:
             if name.startswith("bot.handlers"):
                 del sys.modules[name]
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Any]:
+    """One sandbox per module on free ports."""
+    from bot.local.sandbox import Sandbox
+
+    with restored_process_state():
+        running = Sandbox(port=0).start()
+        try:
+            yield running
+        finally:
+            running.stop()
 
 
 @pytest.fixture(scope="module")

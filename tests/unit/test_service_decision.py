@@ -240,15 +240,21 @@ def test_dead_token_of_a_running_execution_is_an_error(world) -> None:
 
 
 def test_retry_after_a_crash_past_the_task_call_records_the_delivered_decision(world) -> None:
-    service, store, workflow, _, _ = world
+    service, store, workflow, _, clock = world
     approval_id = submit(service)
     when = store.get(approval_id).created_at
     store.claim(approval_id, Decision("approved", Actor(ANA, "ana"), when), now=when)
     # The crashed worker had delivered it: the token is gone, history shows our approval.
     workflow.gone.add("tok-1")
     workflow.completed[approval_id] = "approved"
+    # Within a live worker's time a repeat changes nothing (a double click while it works) …
+    assert service.decide(approval_id, ANA, "approved").verdict is Verdict.DECIDED
+    assert store.get(approval_id).status is Status.CLAIMED
+    # … after it, Lambda's retry (or the sweep) finishes the job and records the truth.
+    clock.advance(61)
     assert service.decide(approval_id, ANA, "approved").verdict is Verdict.DECIDED
     assert store.get(approval_id).status is Status.APPROVED
+    assert workflow.calls == []  # Step Functions had refused the repeat; nothing sent twice
 
 
 def test_expires_at_is_enforced_on_click_and_fails_the_task(world) -> None:
