@@ -38,7 +38,7 @@ from bot.local.sandbox import CHANNEL, SIGNING_SECRET, Sandbox
 from bot.local.slack_driver import Response, SlackDriver
 from bot.local.slack_standin import Fault
 from bot.models import Status, approval_id_for
-from bot.store import ApprovalStore
+from bot.store import ApprovalNotFound, ApprovalStore
 
 ANA, BO, CY, EVE = "U0ANA", "U0BO", "U0CY", "U0EVE"
 APPROVERS = {ANA, CY}  # DEFAULT_APPROVERS of the sandbox: ana and @oncall (cy)
@@ -212,7 +212,7 @@ class Soak:
             ).get("Messages", [])
             if not messages:
                 idle += 1
-                if idle >= 2 and self._queue_depth() == 0:  # nothing visible or in flight
+                if idle >= 2 and self._queue_depth() == 0 and len(self._all_posted()) >= self.n:
                     return
                 continue
             idle = 0
@@ -357,7 +357,10 @@ class Soak:
         self.sandbox.sweep()
 
     def _status(self, plan: Plan) -> Status:
-        return self.store.get(plan.approval_id).status
+        try:
+            return self.store.get(plan.approval_id).status
+        except ApprovalNotFound:
+            return Status.POSTING  # never stored: counted as lost by the invariants
 
     # --- the verdict ----------------------------------------------------------------------------
 
@@ -385,7 +388,7 @@ class Soak:
             want_status, want_error, want_final = expected_status[plan.outcome]
             try:
                 approval = self.store.get(plan.approval_id)
-            except Exception:
+            except ApprovalNotFound:
                 lost += 1
                 continue
             if approval.status.is_open:

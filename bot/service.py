@@ -170,6 +170,13 @@ class ApprovalService:
         self._mark_posted(request, owner, channel, ts)
         return RequestOutcome.POSTED
 
+    def channel_for(self, envelope: Envelope) -> str | None:
+        """Where the request would be posted (None if it is invalid)."""
+        try:
+            return parse_request(envelope, default_channel=self._policy.default_channel).channel
+        except InvalidApprovalRequest:
+            return None
+
     def _find_earlier_post(
         self, request: ApprovalRequest, owner: str, since: datetime
     ) -> str | None:

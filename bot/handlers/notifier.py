@@ -1,14 +1,16 @@
 """Notifier Lambda: SQS (the VerificationQueue) → one Slack message per approval request.
 
-Each record is handled on its own (Powertools ``BatchProcessor``); a record that cannot be
-handled now is reported in ``batchItemFailures`` and redelivered, then dead-lettered by the
-queue's redrive policy. The rest of the batch is not affected. Requires
-``functionResponseType: ReportBatchItemFailures`` on the event source mapping.
+Records for different channels are posted in parallel, a channel's records in order (Slack
+rate-limits posting per channel). Each record's result is then reported through Powertools'
+``BatchProcessor``: a record that cannot be handled now is in ``batchItemFailures`` and is
+redelivered, then dead-lettered by the queue's redrive policy; the rest of the batch is not
+affected. Requires ``functionResponseType: ReportBatchItemFailures`` on the event source.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Final
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
@@ -44,36 +46,83 @@ _METRIC = {
     RequestOutcome.DUPLICATE: "DuplicateSkipped",
     RequestOutcome.INVALID: "InvalidRequest",
 }
+MAX_PARALLEL_CHANNELS: Final = 10
 
 
-@tracer.capture_method
-def record_handler(record: SQSRecord) -> RequestOutcome:
-    with logger.append_context_keys(message_id=record.message_id):
+def submit(record: SQSRecord) -> RequestOutcome:
+    """Handle one record (on a worker thread; log keys are per thread)."""
+    logger.thread_safe_append_keys(message_id=record.message_id)
+    try:
         try:
             envelope = parse_envelope(record.body)
         except UnprocessableMessage as exc:
             # No token: nothing to fail. Retry, then the DLQ keeps the message for a human.
             logger.error("unprocessable message", extra={"reason": str(exc)})
-            metrics.add_metric(name="UnprocessableMessage", unit=MetricUnit.Count, value=1)
             raise
-        with logger.append_context_keys(
+        logger.thread_safe_append_keys(
             approval_id=envelope.task_token.approval_id(), execution_arn=envelope.execution_arn
-        ):
-            try:
-                outcome = service.submit(envelope)
-            except Exception as exc:
-                logger.warning("record failed; it will be retried", extra={"error": str(exc)})
-                metrics.add_metric(name="RecordFailed", unit=MetricUnit.Count, value=1)
-                raise
-            logger.info("request handled", extra={"outcome": outcome.value})
-            metrics.add_metric(name=_METRIC[outcome], unit=MetricUnit.Count, value=1)
-            return outcome
+        )
+        try:
+            outcome = service.submit(envelope)
+        except Exception as exc:
+            logger.warning("record failed; it will be retried", extra={"error": str(exc)})
+            raise
+        logger.info("request handled", extra={"outcome": outcome.value})
+        return outcome
+    finally:
+        logger.thread_safe_clear_keys()
+
+
+def _channel(record: SQSRecord) -> str:
+    """Records for one channel are posted in order (Slack rate-limits per channel)."""
+    try:
+        return service.channel_for(parse_envelope(record.body)) or f"-{record.message_id}"
+    except UnprocessableMessage:
+        return f"-{record.message_id}"
+
+
+def _run_channel(records: list[SQSRecord]) -> dict[str, RequestOutcome | BaseException]:
+    results: dict[str, RequestOutcome | BaseException] = {}
+    for record in records:
+        try:
+            results[record.message_id] = submit(record)
+        except BaseException as exc:  # replayed on the main thread by record_handler
+            results[record.message_id] = exc
+    return results
+
+
+def post_batch(event: dict[str, Any]) -> dict[str, RequestOutcome | BaseException]:
+    """Post a batch: channels in parallel, each channel's records in order."""
+    by_channel: dict[str, list[SQSRecord]] = {}
+    for raw in event.get("Records", []):
+        record = SQSRecord(raw)
+        by_channel.setdefault(_channel(record), []).append(record)
+    groups = list(by_channel.values())
+    if len(groups) <= 1:
+        return _run_channel(groups[0]) if groups else {}
+    results: dict[str, RequestOutcome | BaseException] = {}
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_CHANNELS, len(groups))) as pool:
+        for done in pool.map(_run_channel, groups):
+            results.update(done)
+    return results
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    results = post_batch(event)
+
+    def record_handler(record: SQSRecord) -> RequestOutcome:
+        result = results[record.message_id]
+        if isinstance(result, BaseException):
+            failed = isinstance(result, UnprocessableMessage)
+            name = "UnprocessableMessage" if failed else "RecordFailed"
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+            raise result
+        metrics.add_metric(name=_METRIC[result], unit=MetricUnit.Count, value=1)
+        return result
+
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
