@@ -21,9 +21,12 @@ from slack_sdk.models.blocks import (
     HeaderBlock,
     InputBlock,
     MarkdownTextObject,
+    NumberInputElement,
+    Option,
     PlainTextInputElement,
     PlainTextObject,
     SectionBlock,
+    StaticSelectElement,
 )
 from slack_sdk.models.views import View
 
@@ -35,6 +38,8 @@ from bot.models import (
     USER_ID_RE,
     USERGROUP_ID_RE,
     Approval,
+    AuditEvent,
+    InputField,
     Status,
     execution_name,
 )
@@ -134,8 +139,34 @@ def _body_blocks(approval: Approval) -> list[Block]:
     if spec.links:
         links = "  ·  ".join(f"<{url}|{escape(label)}>" for label, url in spec.links)
         blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(links, MAX_TEXT_CHARS))))
+    progress = _progress(approval)
+    if progress:
+        blocks.append(
+            SectionBlock(text=MarkdownTextObject(text=truncate(progress, MAX_TEXT_CHARS)))
+        )
     blocks.append(_context(approval))
     return blocks
+
+
+def _progress(approval: Approval) -> str | None:
+    """ "2 of 3 approvals: @ana, @bo" while votes are being collected."""
+    spec = approval.spec
+    if spec.required_approvals == 1 or not approval.status.is_open:
+        return None
+    lines = []
+    approved = approval.votes_for("approved")
+    who = ", ".join(f"<@{v.actor.id}>" for v in approved)
+    lines.append(
+        f"*{len(approved)} of {spec.required_approvals} approvals*" + (f": {who}" if who else "")
+    )
+    rejected = approval.votes_for("rejected")
+    if spec.reject_policy == "majority":
+        who = ", ".join(f"<@{v.actor.id}>" for v in rejected)
+        lines.append(
+            f"*{len(rejected)} of {spec.required_approvals} rejections*"
+            + (f": {who}" if who else "")
+        )
+    return "\n".join(lines)
 
 
 def _context(approval: Approval) -> ContextBlock:
@@ -146,8 +177,13 @@ def _context(approval: Approval) -> ContextBlock:
     if approval.execution_arn:
         name = escape(execution_name(approval.execution_arn) or approval.execution_arn)
         parts.append(f"Execution <{console_url(approval.execution_arn)}|{name}>")
-    if spec.approvers:
-        parts.append("Approvers: " + ", ".join(mention(a) for a in spec.approvers))
+    approvers = approval.approvers()
+    if approvers:
+        parts.append("Approvers: " + ", ".join(mention(a) for a in approvers))
+    if approval.escalated_at is not None and spec.escalate_to:
+        parts.append(f"Escalated {slack_date(approval.escalated_at)}")
+    if spec.risk == "high":
+        parts.append(":warning: High risk: approvers type the Ref code and need Slack 2FA")
     if spec.expires_at is not None and approval.status.is_open:
         parts.append(f"Expires {slack_date(spec.expires_at)}")
     parts.append(f"Ref `{approval.short_code}`")
@@ -156,32 +192,38 @@ def _context(approval: Approval) -> ContextBlock:
 
 
 def decision_buttons(approval: Approval) -> ActionsBlock:
-    """Approve (with a confirm dialog) and Reject (opens the reason modal)."""
-    name = execution_name(approval.execution_arn)
-    what = f"The workflow {name} will continue." if name else "The workflow will continue."
-    return ActionsBlock(
-        block_id=f"{ACTIONS_BLOCK_PREFIX}{approval.approval_id}",
-        elements=[
-            ButtonElement(
-                text="Approve",
-                action_id=Action.APPROVE.value,
-                value=approval.approval_id,
-                style="primary",
-                confirm=ConfirmObject(
-                    title="Approve this request?",
-                    text=PlainTextObject(text=truncate(what, MAX_CONFIRM_TEXT_CHARS)),
-                    confirm="Approve",
-                    deny="Cancel",
-                ),
-            ),
-            ButtonElement(
-                text="Reject",
-                action_id=Action.REJECT.value,
-                value=approval.approval_id,
-                style="danger",
-            ),
-        ],
+    """Approve (with a confirm dialog), Approve with note… and Reject (the reason modal).
+
+    Requests with inputs to fill in or ``risk: high`` get Approve… (the approve modal) instead.
+    """
+    approve_form = ButtonElement(
+        text="Approve…" if approval.spec.needs_form else "Approve with note…",
+        action_id=Action.APPROVE_FORM.value,
+        value=approval.approval_id,
+        style="primary" if approval.spec.needs_form else None,
     )
+    reject = ButtonElement(
+        text="Reject", action_id=Action.REJECT.value, value=approval.approval_id, style="danger"
+    )
+    if approval.spec.needs_form:
+        elements = [approve_form, reject]
+    else:
+        name = execution_name(approval.execution_arn)
+        what = f"The workflow {name} will continue." if name else "The workflow will continue."
+        approve = ButtonElement(
+            text="Approve",
+            action_id=Action.APPROVE.value,
+            value=approval.approval_id,
+            style="primary",
+            confirm=ConfirmObject(
+                title="Approve this request?",
+                text=PlainTextObject(text=truncate(what, MAX_CONFIRM_TEXT_CHARS)),
+                confirm="Approve",
+                deny="Cancel",
+            ),
+        )
+        elements = [approve, approve_form, reject]
+    return ActionsBlock(block_id=f"{ACTIONS_BLOCK_PREFIX}{approval.approval_id}", elements=elements)
 
 
 _FINAL_LINES: Final = {
@@ -199,8 +241,14 @@ def _outcome_line(approval: Approval) -> str | None:
             if approval.status is Status.APPROVED
             else (":x:", "Rejected")
         )
-        line = f"{icon} *{verb}* by <@{decision.actor.id}> {slack_date(decision.decided_at)}"
-        return line + (f"\n>{escape(decision.comment)}" if decision.comment else "")
+        voters = approval.votes_for(decision.outcome) or (decision,)
+        who = ", ".join(f"<@{v.actor.id}>" for v in voters)
+        line = f"{icon} *{verb}* by {who} {slack_date(decision.decided_at)}"
+        notes = [f"\n><@{v.actor.id}>: {escape(v.comment)}" for v in voters if v.comment]
+        if len(voters) == 1:
+            notes = [f"\n>{escape(decision.comment)}"] if decision.comment else []
+        inputs = "".join(f"\n• *{escape(k)}:* {escape(str(v))}" for k, v in decision.inputs)
+        return line + "".join(notes) + inputs
     if decision is not None and approval.status is Status.CLAIMED:
         verb = "Approving" if decision.outcome == "approved" else "Rejecting"
         return f":hourglass_flowing_sand: {verb}… (<@{decision.actor.id}>)"
@@ -282,12 +330,131 @@ def reject_modal(approval: Approval, *, channel_id: str | None) -> dict[str, Any
     return view.to_dict()
 
 
+# --- the approve modal ---------------------------------------------------------------------------
+
+
+def _input_element(field: InputField) -> Any:
+    if field.type == "number":
+        return NumberInputElement(
+            action_id=Input.VALUE.value,
+            is_decimal_allowed=True,
+            min_value=None if field.minimum is None else f"{field.minimum:g}",
+            max_value=None if field.maximum is None else f"{field.maximum:g}",
+        )
+    if field.type == "select":
+        return StaticSelectElement(
+            action_id=Input.VALUE.value,
+            placeholder=PlainTextObject(text="Choose…"),
+            options=[Option(text=PlainTextObject(text=o), value=o) for o in field.options],
+        )
+    return PlainTextInputElement(
+        action_id=Input.VALUE.value, multiline=field.multiline, max_length=MAX_TEXT_CHARS
+    )
+
+
+def approve_modal(approval: Approval, *, channel_id: str | None) -> dict[str, Any]:
+    """``views.open`` payload: the request's inputs, an optional comment and, for high-risk
+    requests, the short code to type. Submitting it approves."""
+    metadata = json.dumps({"approval_id": approval.approval_id, "channel_id": channel_id})
+    summary = f"*{escape(title_of(approval))}*\nRef `{approval.short_code}`"
+    if approval.spec.required_approvals > 1:
+        have = len(approval.votes_for("approved"))
+        summary += f"\n{have} of {approval.spec.required_approvals} approvals so far"
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=truncate(summary, MAX_TEXT_CHARS)))
+    ]
+    for field in approval.spec.inputs:
+        blocks.append(
+            InputBlock(
+                block_id=f"{Input.FIELD_PREFIX.value}{field.name}",
+                label=PlainTextObject(text=field.label),
+                optional=not field.required,
+                element=_input_element(field),
+            )
+        )
+    blocks.append(
+        InputBlock(
+            block_id=Input.COMMENT_BLOCK.value,
+            label=PlainTextObject(text="Comment"),
+            optional=True,
+            hint=PlainTextObject(text="The workflow receives it with the approval."),
+            element=PlainTextInputElement(
+                action_id=Input.VALUE.value, multiline=True, max_length=MAX_REASON_CHARS
+            ),
+        )
+    )
+    if approval.spec.risk == "high":
+        blocks.append(
+            InputBlock(
+                block_id=Input.CODE_BLOCK.value,
+                label=PlainTextObject(text=f"Type {approval.short_code} to confirm"),
+                hint=PlainTextObject(text="High-risk request: confirm you mean this one."),
+                element=PlainTextInputElement(action_id=Input.VALUE.value, max_length=20),
+            )
+        )
+    view = View(
+        type="modal",
+        callback_id=Modal.APPROVE.value,
+        title=PlainTextObject(text="Approve request"),
+        submit=PlainTextObject(text="Approve"),
+        close=PlainTextObject(text="Cancel"),
+        private_metadata=metadata,
+        blocks=blocks,
+    )
+    return view.to_dict()
+
+
+# --- /approvals history ---------------------------------------------------------------------------
+
+MAX_HISTORY: Final = 40
+_EVENT_ICONS: Final = {
+    "posted": ":incoming_envelope:",
+    "vote": ":ballot_box_with_ballot:",
+    "approved": ":white_check_mark:",
+    "rejected": ":x:",
+    "refused": ":no_entry_sign:",
+    "reminded": ":alarm_clock:",
+    "escalated": ":rotating_light:",
+    "expired": ":hourglass:",
+    "error": ":warning:",
+    "rolled_back": ":leftwards_arrow_with_hook:",
+}
+
+
+def history_list(events: list[AuditEvent]) -> Message:
+    """The ephemeral answer of ``/approvals history [n]``: one line per audit event."""
+    blocks: list[Block] = [HeaderBlock(text="Approval history")]
+    if not events:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text="No history yet.")))
+    for event in events[:MAX_HISTORY]:
+        icon = _EVENT_ICONS.get(event.event, ":small_blue_diamond:")
+        who = f" by <@{event.actor_id}>" if event.actor_id else ""
+        title = escape(event.title or event.approval_id)
+        extra = event.detail.get("reason") or event.detail.get("comment")
+        line = f"{icon} *{event.event}*{who} — {title} (`{event.approval_id[:6].upper()}`)"
+        if extra:
+            line += f"\n>{escape(str(extra))}"
+        blocks.append(
+            ContextBlock(
+                elements=[
+                    MarkdownTextObject(text=slack_date(event.at)),
+                    MarkdownTextObject(text=truncate(line, MAX_TEXT_CHARS)),
+                ]
+            )
+        )
+    return Message(
+        text=f"Approval history: {len(events)} events",
+        blocks=[b.to_dict() for b in blocks[:MAX_BLOCKS]],
+    )
+
+
 # --- /approvals ---------------------------------------------------------------------------------
 
 HELP_TEXT: Final = (
     "*/approvals* — what is waiting for a decision\n"
     "• `/approvals` — every pending approval, newest first\n"
     "• `/approvals mine` — only those you may decide\n"
+    "• `/approvals history [n]` — the last n decisions, refusals, reminders and expiries\n"
     "• `/approvals help` — this help\n"
     "Approve or Reject right from the list; the request's message updates everywhere."
 )

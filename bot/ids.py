@@ -13,6 +13,7 @@ class Action(StrEnum):
     """``action_id`` of interactive elements."""
 
     APPROVE = "approval.approve"
+    APPROVE_FORM = "approval.approve_form"  # opens the approve modal (inputs, comment, code)
     REJECT = "approval.reject"
     MORE_PENDING = "approvals.more"
 
@@ -21,6 +22,7 @@ class Modal(StrEnum):
     """``callback_id`` of modals."""
 
     REJECT = "approval.reject_modal"
+    APPROVE = "approval.approve_modal"
 
 
 class Input(StrEnum):
@@ -28,6 +30,10 @@ class Input(StrEnum):
 
     REASON_BLOCK = "reason"
     REASON_INPUT = "reason_input"
+    VALUE = "value"  # action id of every approve-modal input
+    FIELD_PREFIX = "input:"  # block id of approval.inputs fields: "input:<name>"
+    COMMENT_BLOCK = "comment"
+    CODE_BLOCK = "code"
 
 
 class Command(StrEnum):

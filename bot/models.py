@@ -19,12 +19,15 @@ import base64
 import difflib
 import hashlib
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final, Literal
+
+from bot.durations import format_duration, parse_duration
 
 # --- Slack and AWS limits and shapes -----------------------------------------------------------
 
@@ -138,10 +141,24 @@ class Actor:
 
 @dataclass(frozen=True)
 class Decision:
+    """One person's decision (a vote, with N-of-M approvals)."""
+
     outcome: Literal["approved", "rejected"]
     actor: Actor
     decided_at: datetime
     comment: str | None = None  # the approver's comment, or the reject reason
+    inputs: tuple[tuple[str, Any], ...] = ()  # approval.inputs the approver filled in
+
+    def to_dict(self) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "id": self.actor.id,
+            "name": self.actor.name,
+            "decided_at": format_time(self.decided_at),
+            "comment": self.comment,
+        }
+        if self.inputs:
+            record["inputs"] = dict(self.inputs)
+        return record
 
     @property
     def status(self) -> Status:
@@ -149,6 +166,75 @@ class Decision:
 
 
 # --- the request ---------------------------------------------------------------------------------
+
+
+INPUT_NAME_RE: Final = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
+MAX_INPUTS: Final = 10
+MAX_OPTIONS: Final = 100  # static_select
+MAX_OPTION_CHARS: Final = 75
+MAX_INPUT_LABEL_CHARS: Final = 100  # shorter than Slack's 2000: labels are headings
+
+
+@dataclass(frozen=True)
+class InputField:
+    """One field of ``approval.inputs``: what an approver fills in before approving."""
+
+    name: str
+    label: str
+    type: Literal["text", "number", "select"] = "text"
+    required: bool = False
+    options: tuple[str, ...] = ()
+    multiline: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "label": self.label, "type": self.type}
+        if self.required:
+            out["required"] = True
+        if self.options:
+            out["options"] = list(self.options)
+        if self.multiline:
+            out["multiline"] = True
+        if self.minimum is not None:
+            out["min"] = self.minimum
+        if self.maximum is not None:
+            out["max"] = self.maximum
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> InputField:
+        return cls(
+            name=str(data["name"]),
+            label=str(data.get("label") or data["name"]),
+            type=data.get("type", "text"),
+            required=bool(data.get("required", False)),
+            options=tuple(str(o) for o in data.get("options", ())),
+            multiline=bool(data.get("multiline", False)),
+            minimum=data.get("min"),
+            maximum=data.get("max"),
+        )
+
+    def validate(self, raw: str | None) -> tuple[Any, str | None]:
+        """(value, error) for what an approver typed or picked."""
+        text = (raw or "").strip()
+        if not text:
+            return None, "Required." if self.required else None
+        if self.type == "number":
+            try:
+                number = float(text)
+            except ValueError:
+                return None, "Enter a number."
+            if not math.isfinite(number):
+                return None, "Enter a finite number."
+            if self.minimum is not None and number < self.minimum:
+                return None, f"At least {self.minimum:g}."
+            if self.maximum is not None and number > self.maximum:
+                return None, f"At most {self.maximum:g}."
+            return (int(number) if number.is_integer() else number), None
+        if self.type == "select" and text not in self.options:
+            return None, "Pick one of the options."
+        return text, None
 
 
 @dataclass(frozen=True)
@@ -163,22 +249,41 @@ class ApprovalSpec:
     requester: str | None = None
     links: tuple[tuple[str, str], ...] = ()
     expires_at: datetime | None = None
+    required_approvals: int = 1
+    reject_policy: Literal["any", "majority"] = "any"
+    remind_every: timedelta | None = None
+    escalate_after: timedelta | None = None
+    escalate_to: tuple[str, ...] = ()
+    inputs: tuple[InputField, ...] = ()
+    risk: Literal["normal", "high"] = "normal"
+
+    @property
+    def needs_form(self) -> bool:
+        """Approving needs the approve modal (inputs to fill, or a code to type)."""
+        return bool(self.inputs) or self.risk == "high"
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key in ("title", "text", "channel", "requester"):
-            value = getattr(self, key)
-            if value is not None:
-                out[key] = value
-        if self.fields:
-            out["fields"] = [list(pair) for pair in self.fields]
-        if self.links:
-            out["links"] = [list(pair) for pair in self.links]
-        if self.approvers:
-            out["approvers"] = list(self.approvers)
-        if self.expires_at is not None:
-            out["expires_at"] = format_time(self.expires_at)
-        return out
+        """For storage (``from_dict`` reads it back); empty values are left out."""
+        out: dict[str, Any] = {
+            "title": self.title,
+            "text": self.text,
+            "fields": [list(pair) for pair in self.fields],
+            "channel": self.channel,
+            "approvers": list(self.approvers),
+            "requester": self.requester,
+            "links": [list(pair) for pair in self.links],
+            "expires_at": format_time(self.expires_at) if self.expires_at else None,
+            "required_approvals": self.required_approvals,
+            "reject_policy": self.reject_policy,
+            "remind_every": format_duration(self.remind_every) if self.remind_every else None,
+            "escalate_after": (
+                format_duration(self.escalate_after) if self.escalate_after else None
+            ),
+            "escalate_to": list(self.escalate_to),
+            "inputs": [field.to_dict() for field in self.inputs],
+            "risk": self.risk,
+        }
+        return {key: value for key, value in out.items() if value not in (None, [])}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ApprovalSpec:
@@ -192,6 +297,15 @@ class ApprovalSpec:
             requester=data.get("requester"),
             links=tuple((str(k), str(v)) for k, v in data.get("links", ())),
             expires_at=parse_time(expires) if expires else None,
+            required_approvals=int(data.get("required_approvals", 1)),
+            reject_policy=data.get("reject_policy", "any"),
+            remind_every=parse_duration(data["remind_every"]) if "remind_every" in data else None,
+            escalate_after=(
+                parse_duration(data["escalate_after"]) if "escalate_after" in data else None
+            ),
+            escalate_to=tuple(data.get("escalate_to", ())),
+            inputs=tuple(InputField.from_dict(f) for f in data.get("inputs", ())),
+            risk=data.get("risk", "normal"),
         )
 
 
@@ -241,10 +355,49 @@ class Approval:
     updated_at: datetime
     decision: Decision | None = None
     status_reason: str | None = None
+    votes: tuple[Decision, ...] = ()  # every vote so far, oldest first (N-of-M)
+    reminded_at: datetime | None = None
+    reminders: int = 0
+    escalated_at: datetime | None = None
 
     @property
     def short_code(self) -> str:
+        """What a high-risk approver types to confirm (and the "Ref" in messages)."""
         return self.approval_id[:6].upper()
+
+    def votes_for(self, outcome: str) -> tuple[Decision, ...]:
+        return tuple(v for v in self.votes if v.outcome == outcome)
+
+    def approvers(self, defaults: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """Who may decide now: the request's approvers (or the defaults), plus the escalation
+        targets once the request has been escalated."""
+        base = self.spec.approvers or defaults
+        if self.escalated_at is not None and self.spec.escalate_to:
+            return tuple(dict.fromkeys(base + self.spec.escalate_to))
+        return base
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One line of the audit trail: who did what to which approval, and when. No token."""
+
+    approval_id: str
+    event: str  # posted, vote, approved, rejected, refused, reminded, escalated, expired, ...
+    at: datetime
+    actor_id: str | None = None
+    actor_name: str | None = None
+    title: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "at": format_time(self.at),
+            "approval_id": self.approval_id,
+            "event": self.event,
+            "actor": {"id": self.actor_id, "name": self.actor_name} if self.actor_id else None,
+            "title": self.title,
+            "detail": self.detail,
+        }
 
 
 def execution_name(execution_arn: str | None) -> str | None:
@@ -281,7 +434,15 @@ _SPEC_KEYS: Final = (
     "requester",
     "links",
     "expires_at",
+    "required_approvals",
+    "reject_policy",
+    "remind_every",
+    "escalate_after",
+    "escalate_to",
+    "inputs",
+    "risk",
 )
+_INPUT_KEYS: Final = ("name", "label", "type", "required", "options", "multiline", "min", "max")
 
 
 def parse_envelope(body: str) -> Envelope:
@@ -430,21 +591,19 @@ def _parse_links(raw: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple(links)
 
 
-def _parse_approvers(raw: Mapping[str, Any]) -> tuple[str, ...]:
-    value = raw.get("approvers")
+def _parse_approvers(raw: Mapping[str, Any], key: str = "approvers") -> tuple[str, ...]:
+    value = raw.get(key)
     if value is None:
         return ()
     if isinstance(value, str):
         value = [a.strip() for a in value.split(",") if a.strip()]
     if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
-        raise _fail("approvers", "must be a list of Slack user or user-group ids")
+        raise _fail(key, "must be a list of Slack user or user-group ids")
     bad = [a for a in value if not PRINCIPAL_ID_RE.match(a)]
     if bad:
-        raise _fail(
-            "approvers", f"must hold user ids (U…/W…) or user-group ids (S…), got {bad[:5]!r}"
-        )
+        raise _fail(key, f"must hold user ids (U…/W…) or user-group ids (S…), got {bad[:5]!r}")
     if len(value) > MAX_APPROVERS:
-        raise _fail("approvers", f"has {len(value)} entries; at most {MAX_APPROVERS}")
+        raise _fail(key, f"has {len(value)} entries; at most {MAX_APPROVERS}")
     return tuple(dict.fromkeys(value))
 
 
@@ -454,9 +613,94 @@ def _parse_expiry(raw: Mapping[str, Any]) -> datetime | None:
         return None
     try:
         expires_at = parse_time(text)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:  # Overflow: e.g. 9999-12-31T23:00-05:00 in UTC
         raise _fail("expires_at", f"must be ISO 8601 with a timezone: {exc}") from None
     return expires_at
+
+
+def _parse_count(raw: Mapping[str, Any]) -> int:
+    value = raw.get("required_approvals", 1)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_APPROVERS:
+        raise _fail("required_approvals", f"must be a whole number from 1 to {MAX_APPROVERS}")
+    return value
+
+
+def _parse_choice(raw: Mapping[str, Any], key: str, choices: tuple[str, ...]) -> Any:
+    value = raw.get(key, choices[0])
+    if value not in choices:
+        raise _fail(key, f"must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _parse_duration_field(raw: Mapping[str, Any], key: str) -> timedelta | None:
+    text = _opt_str(raw, key, 40)
+    if text is None:
+        return None
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise _fail(key, f"must be an ISO 8601 duration: {exc}") from None
+
+
+def _parse_input(index: int, item: Any) -> InputField:
+    where = f"inputs[{index}]"
+    if not isinstance(item, dict):
+        raise _fail(where, "must be an object with name, label and type")
+    unknown = sorted(k for k in item if k not in _INPUT_KEYS)
+    if unknown:
+        raise _fail(where, f"has unknown field(s) {unknown!r}; known: {', '.join(_INPUT_KEYS)}")
+    name = item.get("name")
+    if not isinstance(name, str) or not INPUT_NAME_RE.match(name):
+        raise _fail(f"{where}.name", "must be lower_snake_case, 1 to 50 characters")
+    label = item.get("label", name)
+    if not isinstance(label, str) or not label.strip() or len(label) > MAX_INPUT_LABEL_CHARS:
+        raise _fail(
+            f"{where}.label", f"must be a string of 1 to {MAX_INPUT_LABEL_CHARS} characters"
+        )
+    kind = _parse_choice(item, "type", ("text", "number", "select"))
+    options = item.get("options", [])
+    if kind == "select":
+        if not isinstance(options, list) or not 1 <= len(options) <= MAX_OPTIONS:
+            raise _fail(f"{where}.options", f"must list 1 to {MAX_OPTIONS} choices")
+        if not all(isinstance(o, str) and 0 < len(o) <= MAX_OPTION_CHARS for o in options):
+            raise _fail(
+                f"{where}.options", f"must be strings of 1 to {MAX_OPTION_CHARS} characters"
+            )
+        if len(set(options)) != len(options):
+            raise _fail(f"{where}.options", "must not repeat a choice")
+    elif "options" in item:
+        raise _fail(f"{where}.options", "only applies to type select")
+    bounds = {k: item.get(k) for k in ("min", "max") if item.get(k) is not None}
+    for key, value in bounds.items():
+        if kind != "number" or isinstance(value, bool) or not isinstance(value, int | float):
+            raise _fail(f"{where}.{key}", "must be a number, for type number")
+    required = item.get("required", False)
+    multiline = item.get("multiline", False)
+    if not isinstance(required, bool) or not isinstance(multiline, bool):
+        raise _fail(where, "required and multiline must be true or false")
+    return InputField(
+        name=name,
+        label=label,
+        type=kind,
+        required=required,
+        options=tuple(options) if kind == "select" else (),
+        multiline=multiline and kind == "text",
+        minimum=bounds.get("min"),
+        maximum=bounds.get("max"),
+    )
+
+
+def _parse_inputs(raw: Mapping[str, Any]) -> tuple[InputField, ...]:
+    value = raw.get("inputs")
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > MAX_INPUTS:
+        raise _fail("inputs", f"must be a list of at most {MAX_INPUTS} fields")
+    fields = tuple(_parse_input(i, item) for i, item in enumerate(value))
+    names = [f.name for f in fields]
+    if len(set(names)) != len(names):
+        raise _fail("inputs", "must not repeat a name")
+    return fields
 
 
 def _parse_spec(raw: Any) -> ApprovalSpec:
@@ -478,4 +722,11 @@ def _parse_spec(raw: Any) -> ApprovalSpec:
         requester=requester,
         links=_parse_links(raw),
         expires_at=_parse_expiry(raw),
+        required_approvals=_parse_count(raw),
+        reject_policy=_parse_choice(raw, "reject_policy", ("any", "majority")),
+        remind_every=_parse_duration_field(raw, "remind_every"),
+        escalate_after=_parse_duration_field(raw, "escalate_after"),
+        escalate_to=_parse_approvers(raw, "escalate_to"),
+        inputs=_parse_inputs(raw),
+        risk=_parse_choice(raw, "risk", ("normal", "high")),
     )

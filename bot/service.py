@@ -26,12 +26,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from bot.blocks import mention, message_for, slack_date
+from bot.blocks import mention, message_for, slack_date, title_of
+from bot.durations import humanize
 from bot.models import (
     USERGROUP_ID_RE,
     Actor,
     Approval,
     ApprovalRequest,
+    ApprovalSpec,
+    AuditEvent,
     Decision,
     Envelope,
     InvalidApprovalRequest,
@@ -89,9 +92,90 @@ class PendingPage:
     cursor: str | None
 
 
+MAX_VOTE_ATTEMPTS = 5
 LIST_PAGE_SIZE = 10
 LIST_MAX_QUERIES = 5
 STALE_CLAIM_SECONDS = 60  # > the interactions function's timeout (25 s)
+
+
+@dataclass(frozen=True)
+class ApproveForm:
+    """What an approver submitted in the approve modal, validated."""
+
+    inputs: dict[str, Any]
+    comment: str | None
+
+
+def read_approve_form(
+    approval: Approval, raw: dict[str, str | None]
+) -> tuple[ApproveForm | None, dict[str, str]]:
+    """Validate the approve modal: (the form, {}) or (None, errors by field name).
+
+    ``raw`` maps input names (plus ``comment`` and ``code``) to what was typed or picked.
+    """
+    errors: dict[str, str] = {}
+    inputs: dict[str, Any] = {}
+    for field in approval.spec.inputs:
+        value, error = field.validate(raw.get(field.name))
+        if error:
+            errors[field.name] = error
+        elif value is not None:
+            inputs[field.name] = value
+    if approval.spec.risk == "high":
+        typed = (raw.get(FORM_CODE) or "").strip().upper()
+        if typed != approval.short_code:
+            errors[FORM_CODE] = f"Type {approval.short_code} to confirm."
+    comment = (raw.get(FORM_COMMENT) or "").strip() or None
+    if comment is not None and len(comment) > MAX_COMMENT_CHARS:
+        errors[FORM_COMMENT] = f"At most {MAX_COMMENT_CHARS} characters."
+    if errors:
+        return None, errors
+    return ApproveForm(inputs, comment), {}
+
+
+FORM_COMMENT = "comment"
+FORM_CODE = "code"
+MAX_COMMENT_CHARS = 3000
+
+
+def decides(spec: ApprovalSpec, counts: tuple[int, int], outcome: str) -> bool:
+    """Whether one more vote for ``outcome`` decides the request."""
+    approvals, rejections = counts
+    if outcome == "approved":
+        return approvals + 1 >= spec.required_approvals
+    return spec.reject_policy == "any" or rejections + 1 >= spec.required_approvals
+
+
+def vote_recorded(approval: Approval, vote: Decision) -> str:
+    verb = "approval" if vote.outcome == "approved" else "rejection"
+    have = len(approval.votes_for(vote.outcome))
+    return (
+        f"Your {verb} is recorded: {have} of {approval.spec.required_approvals} so far. "
+        "The request is decided when enough people agree."
+    )
+
+
+def already_voted(approval: Approval, vote: Decision) -> str:
+    verb = "approved" if vote.outcome == "approved" else "rejected"
+    have = len(approval.votes_for("approved"))
+    return (
+        f"You already {verb} this request ({have} of {approval.spec.required_approvals} "
+        "approvals so far); each person counts once."
+    )
+
+
+def reminder_text(approval: Approval, defaults: tuple[str, ...], now: datetime) -> str:
+    waiting = humanize(now - approval.created_at)
+    who = ", ".join(mention(a) for a in approval.approvers(defaults)) or "approvers"
+    return f":alarm_clock: Reminder: still waiting for a decision after {waiting} — {who}"
+
+
+def escalation_text(approval: Approval, now: datetime) -> str:
+    waiting = humanize(now - approval.created_at)
+    who = ", ".join(mention(a) for a in approval.spec.escalate_to)
+    return (
+        f":rotating_light: Escalated to {who}: no decision after {waiting}. You can decide it now."
+    )
 
 
 def describe_decision(approval: Approval) -> str:
@@ -167,7 +251,8 @@ class ApprovalService:
         except SlackUnavailable as exc:
             self._store.release_lease(request.approval_id, lease_owner=owner)
             raise RetryLater(f"posting failed, will retry: {exc}") from None
-        self._mark_posted(request, owner, channel, ts)
+        posted = self._mark_posted(request, owner, channel, ts)
+        self._audit(posted, "posted", requester=request.spec.requester, channel=channel)
         return RequestOutcome.POSTED
 
     def channel_for(self, envelope: Envelope) -> str | None:
@@ -188,10 +273,10 @@ class ApprovalService:
             self._store.release_lease(request.approval_id, lease_owner=owner)
             raise RetryLater(f"cannot check for an earlier post: {exc}") from None
 
-    def _mark_posted(self, request: ApprovalRequest, owner: str, channel: str, ts: str) -> None:
+    def _mark_posted(self, request: ApprovalRequest, owner: str, channel: str, ts: str) -> Approval:
         now = self._clock()
         try:
-            self._store.mark_posted(
+            return self._store.mark_posted(
                 request.approval_id, lease_owner=owner, channel=channel, ts=ts, now=now
             )
         except StateConflict as conflict:
@@ -199,6 +284,7 @@ class ApprovalService:
             self._store.attach_message(request.approval_id, channel=channel, ts=ts, now=now)
             current = replace(conflict.current, channel=channel, ts=ts)
             self._slack.update(channel, ts, message_for(current))
+            return current
 
     def _invalid_after_store(self, request: ApprovalRequest, reason: str) -> RequestOutcome:
         self._fail_invalid(request.task_token, reason)
@@ -236,7 +322,12 @@ class ApprovalService:
             )
             if mine:
                 return "You requested this approval, so someone else has to decide it."
-        approvers = approval.spec.approvers or self._policy.default_approvers
+        if approval.spec.risk == "high" and user.has_2fa is False:
+            return (
+                "This is a high-risk request: only people with two-factor authentication "
+                "turned on in Slack can decide it."
+            )
+        approvers = approval.approvers(self._policy.default_approvers)
         if approvers:
             if user.id in approvers:
                 return None
@@ -257,11 +348,29 @@ class ApprovalService:
             return DecisionResult(Verdict.NOT_FOUND, "This approval request no longer exists.")
         if approval.status is not Status.PENDING:
             return DecisionResult(Verdict.TOO_LATE, describe_decision(approval), approval)
-        refusal = self.refusal(approval, self._slack.user_info(user_id))
+        user = self._slack.user_info(user_id)
+        refusal = self.refusal(approval, user)
         if refusal is not None:
-            log.warning("decision refused", extra={"user": user_id, "reason": refusal})
+            self._refused(approval, user, refusal)
             return DecisionResult(Verdict.REFUSED, refusal, approval)
+        mine = next((v for v in approval.votes if v.actor.id == user_id), None)
+        if mine is not None:
+            return DecisionResult(Verdict.TOO_LATE, already_voted(approval, mine), approval)
         return DecisionResult(Verdict.ALLOWED, "", approval)
+
+    def approve_form(
+        self, approval_id: str, raw: dict[str, str | None]
+    ) -> tuple[ApproveForm | None, dict[str, str]]:
+        """Validate what an approver submitted in the approve modal (errors by field)."""
+        try:
+            approval = self._store.get(approval_id)
+        except ApprovalNotFound:
+            return None, {FORM_COMMENT: "This approval request no longer exists."}
+        return read_approve_form(approval, raw)
+
+    def _refused(self, approval: Approval, user: UserInfo, reason: str) -> None:
+        log.warning("decision refused", extra={"user": user.id, "reason": reason})
+        self._audit(approval, "refused", user.id, user.name, reason=reason)
 
     def decide(
         self,
@@ -269,8 +378,15 @@ class ApprovalService:
         user_id: str,
         outcome: Literal["approved", "rejected"],
         comment: str | None = None,
+        *,
+        form: ApproveForm | None = None,
     ) -> DecisionResult:
-        """Decide an approval once: authorize, claim, complete the task, update the message.
+        """Record a person's decision: authorize, vote, and once the vote decides it, complete
+        the task and update the message.
+
+        With ``required_approvals`` N, approvals are votes: the N-th distinct approver's vote
+        claims it. A rejection claims it at once (``reject_policy: any``) or when rejections
+        reach N (``majority``). Requests with inputs or ``risk: high`` need the approve form.
 
         Idempotent for the same user and outcome (Lambda retries lazy listeners): a repeated
         call finishes an unfinished claim, or reports the decision already made.
@@ -279,32 +395,69 @@ class ApprovalService:
             approval = self._current(self._store.get(approval_id))
         except ApprovalNotFound:
             return DecisionResult(Verdict.NOT_FOUND, "This approval request no longer exists.")
-        decision = approval.decision
         if approval.status is not Status.PENDING:
-            if decision and decision.actor.id == user_id and decision.outcome == outcome:
-                # The same decision again: a double click, or Lambda retrying this lazy call.
-                if approval.status is Status.CLAIMED and self._stale(approval):
-                    return self._complete(approval)  # its worker died: finish the job
-                if approval.status in (Status.CLAIMED, decision.status):
-                    return DecisionResult(Verdict.DECIDED, "", approval)
-            return DecisionResult(Verdict.TOO_LATE, describe_decision(approval), approval)
-
+            return self._revisit(approval, user_id, outcome)
         user = self._slack.user_info(user_id)
         refusal = self.refusal(approval, user)
+        if refusal is None and outcome == "approved" and approval.spec.needs_form and not form:
+            refusal = "This request needs the approve form: use the Approve… button."
         if refusal is not None:
-            log.warning(
-                "decision refused",
-                extra={"user": user_id, "outcome": outcome, "reason": refusal},
-            )
+            self._refused(approval, user, refusal)
             return DecisionResult(Verdict.REFUSED, refusal, approval)
-        now = self._clock()
-        claim = Decision(outcome, Actor(user.id, user.name), now, comment)
-        try:
-            claimed = self._store.claim(approval_id, claim, now=now)
-        except StateConflict as conflict:
-            return DecisionResult(Verdict.TOO_LATE, describe_decision(conflict.current))
-        log.info("approval claimed", extra={"user": user_id, "outcome": outcome})
-        return self._complete(claimed)
+        vote = Decision(
+            outcome,
+            Actor(user.id, user.name),
+            self._clock(),
+            (form.comment if form else None) or comment,
+            tuple(form.inputs.items()) if form else (),
+        )
+        return self._cast(approval, vote)
+
+    def _revisit(self, approval: Approval, user_id: str, outcome: str) -> DecisionResult:
+        """A decision on a request that is no longer pending."""
+        decision = approval.decision
+        if decision and decision.actor.id == user_id and decision.outcome == outcome:
+            # The same decision again: a double click, or Lambda retrying this lazy call.
+            if approval.status is Status.CLAIMED and self._stale(approval):
+                return self._complete(approval)  # its worker died: finish the job
+            if approval.status in (Status.CLAIMED, decision.status):
+                return DecisionResult(Verdict.DECIDED, "", approval)
+        return DecisionResult(Verdict.TOO_LATE, describe_decision(approval), approval)
+
+    def _cast(self, approval: Approval, vote: Decision) -> DecisionResult:
+        """Record ``vote`` atomically; when it decides the request, complete the task."""
+        for _ in range(MAX_VOTE_ATTEMPTS):
+            mine = next((v for v in approval.votes if v.actor.id == vote.actor.id), None)
+            if mine is not None:
+                return DecisionResult(Verdict.TOO_LATE, already_voted(approval, mine), approval)
+            counts = (len(approval.votes_for("approved")), len(approval.votes_for("rejected")))
+            final = decides(approval.spec, counts, vote.outcome)
+            try:
+                voted = self._store.vote(
+                    approval.approval_id, vote, now=vote.decided_at, final=final, counts=counts
+                )
+            except StateConflict as conflict:  # someone voted meanwhile: look again
+                approval = conflict.current
+                if approval.status is not Status.PENDING:
+                    text = describe_decision(approval)
+                    return DecisionResult(Verdict.TOO_LATE, text, approval)
+                continue
+            if final:
+                log.info("approval claimed", extra={"user": vote.actor.id, "outcome": vote.outcome})
+                return self._complete(voted)
+            self._audit(
+                voted,
+                "vote",
+                vote.actor.id,
+                vote.actor.name,
+                outcome=vote.outcome,
+                comment=vote.comment,
+            )
+            self._refresh(voted)
+            return DecisionResult(Verdict.DECIDED, vote_recorded(voted, vote), voted)
+        return DecisionResult(
+            Verdict.UNAVAILABLE, "Too many people are voting at once. Please try again.", approval
+        )
 
     def _stale(self, claimed: Approval) -> bool:
         """A claim older than any live worker could be (its worker died after claiming)."""
@@ -326,7 +479,8 @@ class ApprovalService:
         except WorkflowUnavailable as exc:
             # Roll the claim back so the buttons work again; nothing was decided.
             log.warning("completing the task failed; claim released", extra={"error": str(exc)})
-            released = self._store.release(claimed.approval_id, now=self._clock())
+            released = self._store.release(claimed.approval_id, decision, now=self._clock())
+            self._audit(released, "rolled_back", decision.actor.id, decision.actor.name)
             self._refresh(released)
             return DecisionResult(
                 Verdict.UNAVAILABLE,
@@ -367,8 +521,44 @@ class ApprovalService:
 
     def _finish(self, approval_id: str, status: Status, reason: str | None) -> Approval:
         finished = self._store.finish(approval_id, status, now=self._clock(), reason=reason)
+        decision = finished.decision
+        if decision is not None and status is decision.status:
+            self._audit(
+                finished,
+                status.lower(),
+                decision.actor.id,
+                decision.actor.name,
+                comment=decision.comment,
+                votes=[v.actor.id for v in finished.votes_for(decision.outcome)],
+            )
+        else:
+            self._audit(finished, status.lower(), reason=reason)
         self._refresh(finished)
         return finished
+
+    def _audit(
+        self,
+        approval: Approval,
+        event: str,
+        actor_id: str | None = None,
+        actor_name: str | None = None,
+        **detail: Any,
+    ) -> None:
+        """Append to the audit trail; a failing audit write never undoes a decision."""
+        try:
+            self._store.append_audit(
+                AuditEvent(
+                    approval_id=approval.approval_id,
+                    event=event,
+                    at=self._clock(),
+                    actor_id=actor_id,
+                    actor_name=actor_name,
+                    title=title_of(approval),
+                    detail={k: v for k, v in detail.items() if v is not None},
+                )
+            )
+        except Exception as exc:  # logged; the decision stands
+            log.error("audit write failed", extra={"event": event, "error": str(exc)})
 
     def _refresh(self, approval: Approval) -> None:
         """Re-render the channel message for the approval's current state (best effort)."""
@@ -410,6 +600,7 @@ class ApprovalService:
             return conflict.current
         if fail_task:
             self._fail_quietly(self._store.task_token(approval_id), "ApprovalExpired", reason)
+        self._audit(expired, "expired", reason=reason)
         self._refresh(expired)
         log.info("approval expired", extra={"reason": reason})
         return expired
@@ -432,17 +623,66 @@ class ApprovalService:
         return count
 
     def sweep(self, *, stale_claim_seconds: int = STALE_CLAIM_SECONDS) -> dict[str, int]:
-        """The scheduled safety net: expire overdue requests, finish claims whose worker died."""
+        """The scheduled safety net and clock: expire overdue requests, remind and escalate
+        pending ones, finish claims whose worker died. Safe to run twice at once."""
         now = self._clock()
-        report = {"expired": 0, "claims_completed": 0}
+        report = {"expired": 0, "reminded": 0, "escalated": 0, "claims_completed": 0}
         for approval in self._all_open(Status.PENDING):
-            if self._current(approval).status is Status.EXPIRED:
+            current = self._current(approval)
+            if current.status is Status.EXPIRED:
                 report["expired"] += 1
+                continue
+            if self._escalate(current, now):
+                report["escalated"] += 1
+            elif self._remind(current, now):
+                report["reminded"] += 1
         for approval in self._all_open(Status.CLAIMED):
             if (now - approval.updated_at).total_seconds() >= stale_claim_seconds:  # worker died
                 self._complete(approval)
                 report["claims_completed"] += 1
         return report
+
+    def _remind(self, approval: Approval, now: datetime) -> bool:
+        every = approval.spec.remind_every
+        if every is None or approval.ts is None:
+            return False
+        if now - (approval.reminded_at or approval.created_at) < every:
+            return False
+        taken = self._store.mark_reminded(
+            approval.approval_id, previous=approval.reminded_at, now=now
+        )
+        if taken is None:
+            return False  # another sweep took this reminder
+        text = reminder_text(taken, self._policy.default_approvers, now)
+        self._reply(taken, text)
+        self._audit(taken, "reminded", count=taken.reminders)
+        return True
+
+    def _escalate(self, approval: Approval, now: datetime) -> bool:
+        after = approval.spec.escalate_after
+        if after is None or approval.escalated_at is not None or approval.ts is None:
+            return False
+        if now - approval.created_at < after:
+            return False
+        escalated = self._store.mark_escalated(approval.approval_id, now=now)
+        if escalated is None:
+            return False
+        self._reply(escalated, escalation_text(escalated, now))
+        self._audit(escalated, "escalated", to=list(escalated.spec.escalate_to))
+        self._refresh(escalated)
+        return True
+
+    def _reply(self, approval: Approval, text: str) -> None:
+        if approval.ts is None:
+            return
+        try:
+            self._slack.post_reply(approval.channel, approval.ts, text)
+        except (SlackUnavailable, SlackRejected) as exc:
+            log.warning("thread reply failed", extra={"error": str(exc)})
+
+    def history(self, limit: int) -> list[AuditEvent]:
+        """The latest audit events, newest first (``/approvals history``)."""
+        return list(self._store.audit(limit=limit, newest_first=True))
 
     def _all_open(self, status: Status) -> Iterator[Approval]:
         cursor: str | None = None
@@ -478,12 +718,15 @@ class ApprovalService:
 
 def approval_output(approval: Approval, decision: Decision) -> Any:
     """SendTaskSuccess output: the original payload plus ``approval`` (the decision)."""
+    approvers = approval.votes_for("approved") or (decision,)
     record = {
         "id": approval.approval_id,
         "decision": decision.outcome,
         "approver": decision.actor.to_dict(),
+        "approvers": [vote.to_dict() for vote in approvers],
         "decided_at": format_time(decision.decided_at),
         "comment": decision.comment,
+        "inputs": dict(decision.inputs),
     }
     if isinstance(approval.payload, dict):
         return {**approval.payload, "approval": record}
@@ -492,12 +735,13 @@ def approval_output(approval: Approval, decision: Decision) -> Any:
 
 def rejection_cause(approval: Approval, decision: Decision) -> str:
     """SendTaskFailure cause: JSON the workflow can parse in a Catch."""
-    return json.dumps(
-        {
-            "approval_id": approval.approval_id,
-            "approver": decision.actor.to_dict(),
-            "reason": decision.comment or "",
-            "decided_at": format_time(decision.decided_at),
-        },
-        ensure_ascii=False,
-    )
+    cause: dict[str, Any] = {
+        "approval_id": approval.approval_id,
+        "approver": decision.actor.to_dict(),
+        "reason": decision.comment or "",
+        "decided_at": format_time(decision.decided_at),
+    }
+    rejecters = approval.votes_for("rejected")
+    if len(rejecters) > 1:
+        cause["rejecters"] = [vote.to_dict() for vote in rejecters]
+    return json.dumps(cause, ensure_ascii=False)

@@ -19,17 +19,27 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot.blocks import HELP_TEXT, MAX_REASON_CHARS, pending_list, reject_modal
+from bot.blocks import (
+    HELP_TEXT,
+    MAX_HISTORY,
+    MAX_REASON_CHARS,
+    approve_modal,
+    history_list,
+    pending_list,
+    reject_modal,
+)
 from bot.ids import Action, Command, Input, Modal
-from bot.service import ApprovalService, Verdict
+from bot.service import FORM_CODE, FORM_COMMENT, ApprovalService, Verdict
 
 log = logging.getLogger(__name__)
+HISTORY_DEFAULT: Final = 10
 
 APPROVAL_ID_RE: Final = re.compile(r"^[a-z2-7]{26}$")
 INVALID_BUTTON: Final = (
@@ -70,6 +80,26 @@ def _metadata(view: dict[str, Any]) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def _form_values(view: dict[str, Any]) -> dict[str, str | None]:
+    """The approve modal's state as {input name | "comment" | "code": typed or picked text}."""
+    values: dict[str, str | None] = {}
+    state = view.get("state", {}).get("values", {})
+    for block_id, actions in state.items():
+        element = (actions or {}).get(Input.VALUE, {}) or {}
+        raw = element.get("value")
+        selected = element.get("selected_option") or {}
+        value = raw if raw is not None else selected.get("value")
+        name = block_id.removeprefix(Input.FIELD_PREFIX)
+        values[name] = value if isinstance(value, str) else None
+    return values
+
+
+def _form_errors(errors: dict[str, str]) -> dict[str, str]:
+    """Field errors by name → Slack's ``response_action: errors`` keyed by block id."""
+    special = {FORM_COMMENT: Input.COMMENT_BLOCK.value, FORM_CODE: Input.CODE_BLOCK.value}
+    return {special.get(name, f"{Input.FIELD_PREFIX.value}{name}"): e for name, e in errors.items()}
+
+
 def _ack_only(ack: Ack) -> None:
     ack()
 
@@ -87,6 +117,8 @@ class Listeners:
 
     def register(self, app: App) -> None:
         app.action(Action.APPROVE.value)(ack=_ack_only, lazy=[self.approve])
+        app.action(Action.APPROVE_FORM.value)(self.open_approve_modal)
+        app.view(Modal.APPROVE.value)(ack=self.validate_approve_form, lazy=[self.approve_with_form])
         app.action(Action.REJECT.value)(self.open_reject_modal)
         app.view(Modal.REJECT.value)(ack=self.validate_reason, lazy=[self.reject])
         app.command(Command.APPROVALS.value)(self.approvals_command)
@@ -104,11 +136,17 @@ class Listeners:
         if result.text:
             _tell(respond, result.text)
 
-    # Reject ----------------------------------------------------------------------------------
+    # Approve with the form (inputs, comment, high-risk code) --------------------------------
 
-    def open_reject_modal(
-        self, ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
+    def _open_modal(
+        self,
+        ack: Ack,
+        body: dict[str, Any],
+        client: WebClient,
+        respond: Respond,
+        render: Callable[..., dict[str, Any]],
     ) -> None:
+        """Check the user may decide, then open a modal (the trigger id lives 3 s: no lazy)."""
         ack()
         click = Click.from_body(body)
         if click.approval_id is None:
@@ -119,9 +157,47 @@ class Listeners:
             _tell(respond, result.text)
             return
         client.views_open(
-            trigger_id=body["trigger_id"],
-            view=reject_modal(result.approval, channel_id=click.channel_id),
+            trigger_id=body["trigger_id"], view=render(result.approval, channel_id=click.channel_id)
         )
+
+    def open_approve_modal(
+        self, ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        self._open_modal(ack, body, client, respond, approve_modal)
+
+    def validate_approve_form(self, ack: Ack, view: dict[str, Any]) -> None:
+        approval_id = _metadata(view).get("approval_id")
+        if not isinstance(approval_id, str) or not APPROVAL_ID_RE.match(approval_id):
+            ack()
+            return  # forged metadata: the lazy listener ignores it too
+        errors = self.service.approve_form(approval_id, _form_values(view))[1]
+        if errors:
+            ack(response_action="errors", errors=_form_errors(errors))
+        else:
+            ack()
+
+    def approve_with_form(
+        self, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> None:
+        meta = _metadata(view)
+        approval_id = meta.get("approval_id")
+        if not isinstance(approval_id, str) or not APPROVAL_ID_RE.match(approval_id):
+            return
+        user_id = str(body["user"]["id"])
+        form, _ = self.service.approve_form(approval_id, _form_values(view))
+        if form is None:
+            return  # validate_approve_form kept the modal open with the errors
+        result = self.service.decide(approval_id, user_id, "approved", form=form)
+        channel = meta.get("channel_id") or (result.approval.channel if result.approval else None)
+        if result.text and channel:
+            client.chat_postEphemeral(channel=channel, user=user_id, text=result.text)
+
+    # Reject ----------------------------------------------------------------------------------
+
+    def open_reject_modal(
+        self, ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        self._open_modal(ack, body, client, respond, reject_modal)
 
     @staticmethod
     def validate_reason(ack: Ack, view: dict[str, Any]) -> None:
@@ -153,6 +229,11 @@ class Listeners:
     def approvals_command(self, ack: Ack, command: dict[str, Any]) -> None:
         words = (command.get("text") or "").strip().lower().split()
         sub = words[0] if words else ""
+        if sub == "history":
+            count = int(words[1]) if len(words) > 1 and words[1].isdigit() else HISTORY_DEFAULT
+            message = history_list(self.service.history(max(1, min(count, MAX_HISTORY))))
+            ack(text=message.text, blocks=message.blocks, response_type="ephemeral")
+            return
         if sub not in ("", "mine", "all", "list"):
             ack(text=HELP_TEXT, response_type="ephemeral")
             return

@@ -171,6 +171,10 @@ class SlackGateway:
                 return None
         return None
 
+    def post_reply(self, channel: str, thread_ts: str, text: str) -> None:
+        """A reply in the request's thread (reminders, escalations)."""
+        self._call("chat.postMessage", channel=channel, thread_ts=thread_ts, text=text)
+
     def post_ephemeral(self, channel: str, user: str, text: str) -> None:
         self._call("chat.postEphemeral", channel=channel, user=user, text=text)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -25,6 +25,7 @@ from bot.models import (
     Approval,
     ApprovalRequest,
     ApprovalSpec,
+    AuditEvent,
     Decision,
     Status,
     TaskToken,
@@ -38,7 +39,9 @@ if TYPE_CHECKING:
 
 BY_STATUS_INDEX: Final = "by-status"
 BY_EXECUTION_INDEX: Final = "by-execution"
+AUDIT_INDEX: Final = "audit-by-time"
 APPROVAL_SK: Final = "APPROVAL"
+AUDIT_STREAM: Final = "AUDIT"
 
 
 class ApprovalNotFound(LookupError):
@@ -132,18 +135,77 @@ def approval_from_item(item: Mapping[str, Any]) -> Approval:
         updated_at=parse_time(_get_s(item, "updated_at") or item["created_at"]["S"]),
         decision=_decision_from(item),
         status_reason=_get_s(item, "status_reason"),
+        votes=_votes_from(item),
+        reminded_at=_time_or_none(item, "reminded_at"),
+        reminders=int(item.get("reminders", {}).get("N", "0")),
+        escalated_at=_time_or_none(item, "escalated_at"),
     )
+
+
+def _audit_from(item: Mapping[str, Any]) -> AuditEvent:
+    return AuditEvent(
+        approval_id=item["approval_id"]["S"],
+        event=item["event"]["S"],
+        at=parse_time(item["audit_at"]["S"].split("#", 1)[0]),
+        actor_id=_get_s(item, "actor_id"),
+        actor_name=_get_s(item, "actor_name"),
+        title=_get_s(item, "title"),
+        detail=json.loads(_get_s(item, "detail") or "{}"),
+    )
+
+
+def _time_or_none(item: Mapping[str, Any], name: str) -> datetime | None:
+    value = _get_s(item, name)
+    return parse_time(value) if value else None
+
+
+def _vote_value(vote: Decision) -> AttributeValueTypeDef:
+    record: dict[str, AttributeValueTypeDef] = {
+        "outcome": _s(vote.outcome),
+        "name": _s(vote.actor.name),
+        "at": _s(format_time(vote.decided_at)),
+    }
+    if vote.comment:
+        record["comment"] = _s(vote.comment)
+    if vote.inputs:
+        record["inputs"] = _s(json.dumps(dict(vote.inputs), ensure_ascii=False))
+    return {"M": record}
+
+
+def _votes_from(item: Mapping[str, Any]) -> tuple[Decision, ...]:
+    votes = []
+    for user_id, value in (item.get("votes", {}).get("M") or {}).items():
+        record = value["M"]
+        inputs = json.loads(record["inputs"]["S"]) if "inputs" in record else {}
+        votes.append(
+            Decision(
+                outcome=record["outcome"]["S"],
+                actor=Actor(id=user_id, name=record["name"]["S"]),
+                decided_at=parse_time(record["at"]["S"]),
+                comment=record.get("comment", {}).get("S"),
+                inputs=tuple(inputs.items()),
+            )
+        )
+    return tuple(sorted(votes, key=lambda v: v.decided_at))
 
 
 class ApprovalStore:
     """DynamoDB adapter. All writes that change state are conditional."""
 
-    def __init__(self, client: DynamoDBClient, table: str, *, retention_days: int = 90) -> None:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table: str,
+        *,
+        retention_days: int = 90,
+        audit_retention_days: int = 365,
+    ) -> None:
         self._db = client
         self._table = table
         self._retention = timedelta(days=retention_days)
+        self._audit_retention = timedelta(days=audit_retention_days)
 
-    # --- request path ----------------------------------------------------------------------------
+    # --- request path ---------------------------------------------------------------------------
 
     def begin_posting(
         self, request: ApprovalRequest, *, now: datetime, lease_seconds: int
@@ -172,6 +234,9 @@ class ApprovalStore:
             "lease_owner": _s(owner),
             "lease_until": _n(lease_until),
             "post_attempts": _n(1),
+            "votes": {"M": {}},
+            "approve_count": _n(0),
+            "reject_count": _n(0),
         }
         if request.execution_arn:
             item["execution_arn"] = _s(request.execution_arn)
@@ -292,7 +357,7 @@ class ApprovalStore:
             },
         )
 
-    # --- reads -----------------------------------------------------------------------------------
+    # --- reads ----------------------------------------------------------------------------------
 
     def get(self, approval_id: str) -> Approval:
         item = self._db.get_item(
@@ -345,36 +410,66 @@ class ApprovalStore:
                 return ids
             kwargs["ExclusiveStartKey"] = result["LastEvaluatedKey"]
 
-    # --- decision path ---------------------------------------------------------------------------
+    # --- decision path --------------------------------------------------------------------------
 
-    def claim(self, approval_id: str, decision: Decision, *, now: datetime) -> Approval:
-        """PENDING → CLAIMED with the decision. Exactly one concurrent claim wins."""
+    def vote(
+        self,
+        approval_id: str,
+        vote: Decision,
+        *,
+        now: datetime,
+        final: bool,
+        counts: tuple[int, int] | None = None,
+    ) -> Approval:
+        """Record one person's vote, atomically: only on a PENDING approval, only once per
+        person, and (with ``counts``) only if the approve / reject counts are still the ones the
+        caller read — so concurrent votes can neither count someone twice nor pass N.
+
+        With ``final`` the same write claims the approval (PENDING → CLAIMED) with ``vote`` as
+        the decision; exactly one concurrent final vote wins.
+        """
+        approve, reject = (1, 0) if vote.outcome == "approved" else (0, 1)
+        names = {"#status": "status", "#uid": vote.actor.id}
         values: dict[str, AttributeValueTypeDef] = {
-            ":claimed": _s(Status.CLAIMED),
             ":pending": _s(Status.PENDING),
-            ":decision": _s(decision.outcome),
-            ":by_id": _s(decision.actor.id),
-            ":by_name": _s(decision.actor.name),
-            ":at": _s(format_time(decision.decided_at)),
+            ":vote": _vote_value(vote),
+            ":da": _n(approve),
+            ":dr": _n(reject),
             ":now": _s(format_time(now)),
         }
         update = (
-            "SET #status = :claimed, open_status = :claimed, decision = :decision, "
-            "decided_by_id = :by_id, decided_by_name = :by_name, decided_at = :at, "
-            "claimed_at = :now, updated_at = :now"
+            "SET votes.#uid = :vote, approve_count = approve_count + :da, "
+            "reject_count = reject_count + :dr, updated_at = :now"
         )
-        if decision.comment:
-            update += ", #comment = :comment"
-            values[":comment"] = _s(decision.comment)
-        names = {"#status": "status"}
-        if decision.comment:
-            names["#comment"] = "comment"
+        condition = "#status = :pending AND attribute_not_exists(votes.#uid)"
+        if counts is not None:
+            condition += " AND approve_count = :a AND reject_count = :r"
+            values[":a"], values[":r"] = _n(counts[0]), _n(counts[1])
+        if final:
+            update += (
+                ", #status = :claimed, open_status = :claimed, decision = :decision, "
+                "decided_by_id = :by_id, decided_by_name = :by_name, decided_at = :at, "
+                "claimed_at = :now"
+            )
+            values.update(
+                {
+                    ":claimed": _s(Status.CLAIMED),
+                    ":decision": _s(vote.outcome),
+                    ":by_id": _s(vote.actor.id),
+                    ":by_name": _s(vote.actor.name),
+                    ":at": _s(format_time(vote.decided_at)),
+                }
+            )
+            if vote.comment:
+                update += ", #comment = :comment"
+                names["#comment"] = "comment"
+                values[":comment"] = _s(vote.comment)
         try:
             result = self._db.update_item(
                 TableName=self._table,
                 Key=_key(approval_id),
                 UpdateExpression=update,
-                ConditionExpression="#status = :pending",
+                ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
                 ReturnValues="ALL_NEW",
@@ -384,22 +479,36 @@ class ApprovalStore:
             raise self._conflict(exc, approval_id) from None
         return approval_from_item(result["Attributes"])
 
-    def release(self, approval_id: str, *, now: datetime) -> Approval:
-        """CLAIMED → PENDING: the decision could not be delivered; the buttons work again."""
+    def claim(self, approval_id: str, decision: Decision, *, now: datetime) -> Approval:
+        """PENDING → CLAIMED with the decision (a single final vote)."""
+        return self.vote(approval_id, decision, now=now, final=True)
+
+    def release(self, approval_id: str, decision: Decision, *, now: datetime) -> Approval:
+        """CLAIMED → PENDING, taking the claiming vote back: the decision could not be
+        delivered, and the buttons work again."""
+        approve, reject = (1, 0) if decision.outcome == "approved" else (0, 1)
         try:
             result = self._db.update_item(
                 TableName=self._table,
                 Key=_key(approval_id),
                 UpdateExpression=(
-                    "SET #status = :pending, open_status = :pending, updated_at = :now "
-                    "REMOVE decision, decided_by_id, decided_by_name, decided_at, claimed_at, "
-                    "#comment"
+                    "SET #status = :pending, open_status = :pending, updated_at = :now, "
+                    "approve_count = approve_count - :da, reject_count = reject_count - :dr "
+                    "REMOVE votes.#uid, decision, decided_by_id, decided_by_name, decided_at, "
+                    "claimed_at, #comment"
                 ),
-                ConditionExpression="#status = :claimed",
-                ExpressionAttributeNames={"#status": "status", "#comment": "comment"},
+                ConditionExpression="#status = :claimed AND decided_by_id = :uid",
+                ExpressionAttributeNames={
+                    "#status": "status",
+                    "#comment": "comment",
+                    "#uid": decision.actor.id,
+                },
                 ExpressionAttributeValues={
                     ":pending": _s(Status.PENDING),
                     ":claimed": _s(Status.CLAIMED),
+                    ":uid": _s(decision.actor.id),
+                    ":da": _n(approve),
+                    ":dr": _n(reject),
                     ":now": _s(format_time(now)),
                 },
                 ReturnValues="ALL_NEW",
@@ -407,6 +516,62 @@ class ApprovalStore:
             )
         except ClientError as exc:
             raise self._conflict(exc, approval_id) from None
+        return approval_from_item(result["Attributes"])
+
+    # --- reminders and escalation ---------------------------------------------------------------
+
+    def mark_reminded(
+        self, approval_id: str, *, previous: datetime | None, now: datetime
+    ) -> Approval | None:
+        """Take the next reminder of a PENDING approval; None if another sweep took it (or it
+        is no longer pending). Taken before the reminder is posted: never twice."""
+        condition = "#status = :pending AND " + (
+            "reminded_at = :previous" if previous else "attribute_not_exists(reminded_at)"
+        )
+        values: dict[str, AttributeValueTypeDef] = {
+            ":pending": _s(Status.PENDING),
+            ":now": _s(format_time(now)),
+            ":one": _n(1),
+        }
+        if previous:
+            values[":previous"] = _s(format_time(previous))
+        return self._update_if(
+            approval_id,
+            "SET reminded_at = :now ADD reminders :one",
+            condition,
+            values,
+        )
+
+    def mark_escalated(self, approval_id: str, *, now: datetime) -> Approval | None:
+        """Escalate a PENDING approval once; None if it already was (or is not pending)."""
+        return self._update_if(
+            approval_id,
+            "SET escalated_at = :now, updated_at = :now",
+            "#status = :pending AND attribute_not_exists(escalated_at)",
+            {":pending": _s(Status.PENDING), ":now": _s(format_time(now))},
+        )
+
+    def _update_if(
+        self,
+        approval_id: str,
+        update: str,
+        condition: str,
+        values: dict[str, AttributeValueTypeDef],
+    ) -> Approval | None:
+        try:
+            result = self._db.update_item(
+                TableName=self._table,
+                Key=_key(approval_id),
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return None
+            raise
         return approval_from_item(result["Attributes"])
 
     def finish(
@@ -452,6 +617,66 @@ class ApprovalStore:
         except ClientError as exc:
             raise self._conflict(exc, approval_id) from None
         return approval_from_item(result["Attributes"])
+
+    # --- audit trail ----------------------------------------------------------------------------
+
+    def append_audit(self, event: AuditEvent) -> None:
+        """Append to the audit trail (its own item type in the same table; never the token)."""
+        at = format_time(event.at)
+        item: dict[str, AttributeValueTypeDef] = {
+            "pk": _s(f"APPROVAL#{event.approval_id}"),
+            "sk": _s(f"AUDIT#{at}#{uuid.uuid4().hex[:8]}"),
+            "item_type": _s("audit"),
+            "audit_stream": _s(AUDIT_STREAM),
+            "audit_at": _s(f"{at}#{uuid.uuid4().hex[:8]}"),
+            "approval_id": _s(event.approval_id),
+            "event": _s(event.event),
+            "detail": _s(json.dumps(event.detail, ensure_ascii=False, default=str)),
+            "expires_ttl": _n(int((event.at + self._audit_retention).timestamp())),
+        }
+        for name, value in (
+            ("actor_id", event.actor_id),
+            ("actor_name", event.actor_name),
+            ("title", event.title),
+        ):
+            if value:
+                item[name] = _s(value)
+        self._db.put_item(TableName=self._table, Item=item)
+
+    def audit(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> Iterator[AuditEvent]:
+        """Audit events in time order across all approvals (GSI ``audit-by-time``)."""
+        low = format_time(since) if since else "0"
+        high = (format_time(until) if until else "9") + "~"
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": AUDIT_INDEX,
+            "KeyConditionExpression": "audit_stream = :s AND audit_at BETWEEN :low AND :high",
+            "ExpressionAttributeValues": {
+                ":s": _s(AUDIT_STREAM),
+                ":low": _s(low),
+                ":high": _s(high),
+            },
+            "ScanIndexForward": not newest_first,
+        }
+        left = limit
+        while left is None or left > 0:
+            if left is not None:
+                kwargs["Limit"] = min(left, 1000)
+            page = self._db.query(**kwargs)
+            for item in page.get("Items", []):
+                yield _audit_from(item)
+            if left is not None:
+                left -= len(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def _conflict(self, exc: ClientError, approval_id: str) -> Exception:
         if not _is_condition_failure(exc):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.blocks import Message
-from bot.models import Approval, ApprovalRequest, Decision, Status, TaskToken
+from bot.models import Approval, ApprovalRequest, AuditEvent, Decision, Status, TaskToken
 from bot.slack_gateway import SlackRejected, SlackUnavailable, UserInfo
 from bot.store import ApprovalNotFound, Begin, Page, Posting, StateConflict
 from bot.workflow import ExecutionStatus, TaskGone, WorkflowUnavailable
@@ -38,6 +38,7 @@ class _Row:
 class FakeStore:
     def __init__(self) -> None:
         self.rows: dict[str, _Row] = {}
+        self.audit_events: list[AuditEvent] = []
         self._lock = threading.Lock()
 
     def begin_posting(
@@ -119,27 +120,83 @@ class FakeStore:
     def ids_for_execution(self, execution_arn: str) -> list[str]:
         return [k for k, r in self.rows.items() if r.approval.execution_arn == execution_arn]
 
-    def claim(self, approval_id: str, decision: Decision, *, now: datetime) -> Approval:
+    def vote(
+        self,
+        approval_id: str,
+        vote: Decision,
+        *,
+        now: datetime,
+        final: bool,
+        counts: tuple[int, int] | None = None,
+    ) -> Approval:
         with self._lock:
             row = self.rows.get(approval_id)
             if row is None:
                 raise ApprovalNotFound(approval_id)
-            if row.approval.status is not Status.PENDING:
-                raise StateConflict(row.approval)
-            row.approval = replace(
-                row.approval, status=Status.CLAIMED, decision=decision, updated_at=now
-            )
+            current = row.approval
+            have = (len(current.votes_for("approved")), len(current.votes_for("rejected")))
+            voted = any(v.actor.id == vote.actor.id for v in current.votes)
+            if current.status is not Status.PENDING or voted or (counts and counts != have):
+                raise StateConflict(current)
+            changes: dict[str, Any] = {"votes": (*current.votes, vote), "updated_at": now}
+            if final:
+                changes.update(status=Status.CLAIMED, decision=vote)
+            row.approval = replace(current, **changes)
             return row.approval
 
-    def release(self, approval_id: str, *, now: datetime) -> Approval:
+    def claim(self, approval_id: str, decision: Decision, *, now: datetime) -> Approval:
+        return self.vote(approval_id, decision, now=now, final=True)
+
+    def release(self, approval_id: str, decision: Decision, *, now: datetime) -> Approval:
         with self._lock:
             row = self.rows[approval_id]
             if row.approval.status is not Status.CLAIMED:
                 raise StateConflict(row.approval)
+            votes = tuple(v for v in row.approval.votes if v.actor.id != decision.actor.id)
             row.approval = replace(
-                row.approval, status=Status.PENDING, decision=None, updated_at=now
+                row.approval, status=Status.PENDING, decision=None, votes=votes, updated_at=now
             )
             return row.approval
+
+    def mark_reminded(
+        self, approval_id: str, *, previous: datetime | None, now: datetime
+    ) -> Approval | None:
+        with self._lock:
+            row = self.rows[approval_id]
+            if row.approval.status is not Status.PENDING or row.approval.reminded_at != previous:
+                return None
+            row.approval = replace(
+                row.approval, reminded_at=now, reminders=row.approval.reminders + 1
+            )
+            return row.approval
+
+    def mark_escalated(self, approval_id: str, *, now: datetime) -> Approval | None:
+        with self._lock:
+            row = self.rows[approval_id]
+            if row.approval.status is not Status.PENDING or row.approval.escalated_at:
+                return None
+            row.approval = replace(row.approval, escalated_at=now, updated_at=now)
+            return row.approval
+
+    def append_audit(self, event: AuditEvent) -> None:
+        with self._lock:
+            self.audit_events.append(event)
+
+    def audit(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> Iterator[AuditEvent]:
+        events = [
+            e
+            for e in self.audit_events
+            if (since is None or e.at >= since) and (until is None or e.at <= until)
+        ]
+        events.sort(key=lambda e: e.at, reverse=newest_first)
+        yield from events[:limit]
 
     def finish(
         self,
@@ -211,6 +268,7 @@ class FakeSlack:
     posts: list[dict[str, Any]] = field(default_factory=list)
     updates: list[dict[str, Any]] = field(default_factory=list)
     ephemerals: list[dict[str, Any]] = field(default_factory=list)
+    replies: list[dict[str, Any]] = field(default_factory=list)
     users: dict[str, UserInfo] = field(default_factory=dict)
     groups: dict[str, frozenset[str]] = field(default_factory=dict)
     members: dict[str, frozenset[str]] = field(default_factory=dict)
@@ -245,6 +303,9 @@ class FakeSlack:
 
     def post_ephemeral(self, channel: str, user: str, text: str) -> None:
         self.ephemerals.append({"channel": channel, "user": user, "text": text})
+
+    def post_reply(self, channel: str, thread_ts: str, text: str) -> None:
+        self.replies.append({"channel": channel, "thread_ts": thread_ts, "text": text})
 
     def user_info(self, user_id: str) -> UserInfo:
         if user_id not in self.users:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import threading
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -158,6 +159,36 @@ def install_example_lambdas() -> None:
         return json.dumps(handler(event, None)).encode()
 
     LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+
+
+def make_dynamodb_writes_atomic() -> None:
+    """Give moto DynamoDB's atomicity for conditional writes.
+
+    DynamoDB evaluates a ``ConditionExpression`` and applies the write as one atomic step;
+    moto does not lock, so two threads can both pass the same condition (two approvers both
+    "winning" a claim). Serializing moto's item writes restores the real semantics for the
+    tests, the soak and the sandbox. Idempotent.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        original = getattr(DynamoDBBackend, name)
+        if getattr(original, "_serialized", False):
+            continue
+
+        def serialized(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        serialized._serialized = True  # type: ignore[attr-defined]
+        setattr(DynamoDBBackend, name, serialized)
+
+
+def prepare_moto() -> None:
+    """Everything moto needs for this project's local runs (tests, soak, sandbox)."""
+    install_example_lambdas()
+    make_dynamodb_writes_atomic()
 
 
 def _zip() -> bytes:

@@ -84,11 +84,11 @@ def start_moto() -> tuple[Any, str]:
     from moto.core.config import default_user_config
     from moto.server import ThreadedMotoServer
 
-    from bot.local.infra import MOTO_CONFIG, install_example_lambdas
+    from bot.local.infra import MOTO_CONFIG, prepare_moto
 
     for service, settings in MOTO_CONFIG.items():
         default_user_config.setdefault(service, {}).update(settings)  # type: ignore[misc]
-    install_example_lambdas()
+    prepare_moto()
     port = free_port()
     os.environ["MOTO_PORT"] = str(port)  # moto's own calls (Step Functions → Lambda) go here
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

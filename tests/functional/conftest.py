@@ -23,7 +23,7 @@ from bot.local.infra import (
     ExampleStack,
     create_table,
     deploy_example,
-    install_example_lambdas,
+    prepare_moto,
 )
 from bot.local.lambda_client import LocalLambdaClient, attach
 from bot.local.slack_driver import Response, SlackDriver
@@ -52,7 +52,7 @@ class Aws:
 
 @pytest.fixture
 def aws() -> Iterator[Aws]:
-    install_example_lambdas()
+    prepare_moto()
     with mock_aws(config=MOTO_CONFIG):
 
         def client(name: str) -> Any:

@@ -338,6 +338,7 @@ def test_table_indexes_ttl_and_point_in_time_recovery(package_default: Package) 
     assert {i["IndexName"] for i in table["GlobalSecondaryIndexes"]} == {
         "by-status",
         "by-execution",
+        "audit-by-time",
     }
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_ttl", "Enabled": True}
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
@@ -408,6 +409,7 @@ def test_interactions_permissions_are_exactly_what_it_calls(package_default: Pac
     grants = _grants(role)
     assert set(grants) == LOGS | XRAY | {
         "dynamodb:GetItem",
+        "dynamodb:PutItem",
         "dynamodb:UpdateItem",
         "dynamodb:Query",
         "states:SendTaskSuccess",
@@ -417,6 +419,7 @@ def test_interactions_permissions_are_exactly_what_it_calls(package_default: Pac
         "ssm:GetParameter",
         "lambda:InvokeFunction",
     }
+    assert grants["dynamodb:PutItem"] == [_getatt("ApprovalsTable")]  # the audit trail
     assert [_rendered(r) for r in grants["dynamodb:Query"]] == [
         json.dumps(_getatt("ApprovalsTable"), sort_keys=True),
         "${TableArn}/index/*",
@@ -454,6 +457,7 @@ def test_expirations_permissions_never_include_the_signing_secret(
     grants = _grants(role)
     assert set(grants) == LOGS | XRAY | {
         "dynamodb:GetItem",
+        "dynamodb:PutItem",
         "dynamodb:UpdateItem",
         "dynamodb:Query",
         "states:SendTaskSuccess",
@@ -462,6 +466,7 @@ def test_expirations_permissions_never_include_the_signing_secret(
         "states:GetExecutionHistory",
         "ssm:GetParameter",
     }
+    assert grants["dynamodb:PutItem"] == [_getatt("ApprovalsTable")]  # the audit trail
     parameters = [_rendered(r) for r in grants["ssm:GetParameter"]]
     assert parameters == [
         "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter" + BOT_TOKEN_PARAM

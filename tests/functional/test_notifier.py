@@ -80,7 +80,7 @@ def test_execution_request_is_posted_once_and_stored_pending(
     assert kinds == ["header", "section", "section", "context", "actions"]
     assert "Requested by <@U0BO>" in json.dumps(blocks)
     approval_id = approval_id_for(body["TaskToken"])
-    assert [e["value"] for e in blocks[-1]["elements"]] == [approval_id, approval_id]
+    assert [e["value"] for e in blocks[-1]["elements"]] == [approval_id] * 3
 
     stored = store(aws).get(approval_id)
     assert stored.status is Status.PENDING

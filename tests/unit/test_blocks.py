@@ -8,14 +8,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.blocks import MAX_BLOCKS, message_for, payload_preview
+from bot.blocks import MAX_BLOCKS, approve_modal, history_list, message_for, payload_preview
 from bot.ids import ACTIONS_BLOCK_PREFIX, Action
 from bot.models import (
     MAX_PAYLOAD_PREVIEW_CHARS,
     Actor,
     Approval,
     ApprovalSpec,
+    AuditEvent,
     Decision,
+    InputField,
     Status,
 )
 
@@ -57,11 +59,13 @@ def test_pending_request(snapshot) -> None:
     snapshot("request_pending", {"text": message.text, "blocks": message.blocks})
     actions = message.blocks[-1]
     assert actions["block_id"] == ACTIONS_BLOCK_PREFIX + "k7q2m4x9c3v8b1n6z5a0s2d4f6"
-    approve, reject = actions["elements"]
+    approve, with_note, reject = actions["elements"]
     assert approve["action_id"] == Action.APPROVE
     assert approve["confirm"]["confirm"]["text"] == "Approve"
+    assert with_note["action_id"] == Action.APPROVE_FORM
+    assert "confirm" not in with_note
     assert reject["action_id"] == Action.REJECT
-    assert approve["value"] == reject["value"] == "k7q2m4x9c3v8b1n6z5a0s2d4f6"
+    assert {approve["value"], with_note["value"], reject["value"]} == {"k7q2m4x9c3v8b1n6z5a0s2d4f6"}
     assert "&lt;low&gt; &amp; calm" in all_text(message.blocks)
 
 
@@ -143,3 +147,79 @@ def test_limits_hold_for_the_largest_valid_request() -> None:
             assert all(len(e["text"]) <= 3000 for e in block["elements"])
         if block["type"] == "actions":
             assert all(len(e["value"]) <= 2000 for e in block["elements"])
+
+
+def test_n_of_m_progress_and_all_approvers(snapshot) -> None:
+    spec = ApprovalSpec(
+        title="Rotate the prod keys?", required_approvals=3, reject_policy="majority"
+    )
+    votes = (
+        Decision("approved", Actor("U0ANA", "ana"), CREATED, "ok"),
+        Decision("approved", Actor("U0BO", "bo"), DECIDED),
+        Decision("rejected", Actor("U0CY", "cy"), DECIDED, "not now"),
+    )
+    pending = message_for(approval(spec=spec, votes=votes))
+    snapshot("request_two_of_three", {"text": pending.text, "blocks": pending.blocks})
+    text = all_text(pending.blocks)
+    assert "*2 of 3 approvals*: <@U0ANA>, <@U0BO>" in text
+    assert "*1 of 3 rejections*: <@U0CY>" in text
+    final = Decision("approved", Actor("U0EVE", "eve"), DECIDED)
+    done = message_for(
+        approval(spec=spec, votes=(*votes, final), status=Status.APPROVED, decision=final)
+    )
+    assert "*Approved* by <@U0ANA>, <@U0BO>, <@U0EVE>" in all_text(done.blocks)
+    assert "approvals*" not in all_text(done.blocks)
+
+
+def test_requests_with_a_form_get_approve_ellipsis_and_no_confirm(snapshot) -> None:
+    spec = ApprovalSpec(
+        title="Wire the refund?",
+        risk="high",
+        inputs=(
+            InputField("ticket", "Ticket", required=True),
+            InputField("amount", "Amount", "number", minimum=0, maximum=1000),
+            InputField("region", "Region", "select", options=("eu", "us")),
+        ),
+    )
+    message = message_for(approval(spec=spec))
+    approve, reject = message.blocks[-1]["elements"]
+    assert reject["action_id"] == Action.REJECT
+    assert approve["text"]["text"] == "Approve…"
+    assert approve["action_id"] == Action.APPROVE_FORM
+    assert "confirm" not in approve
+    assert "High risk" in all_text(message.blocks)
+    modal = approve_modal(approval(spec=spec), channel_id="C0OPS")
+    snapshot("approve_modal_high_risk", modal)
+    block_ids = [b.get("block_id") for b in modal["blocks"]]
+    assert block_ids[1:] == ["input:ticket", "input:amount", "input:region", "comment", "code"]
+    assert modal["blocks"][1]["optional"] is False
+    assert modal["blocks"][2]["element"]["type"] == "number_input"
+    assert modal["blocks"][3]["element"]["type"] == "static_select"
+    assert modal["blocks"][-1]["label"]["text"] == "Type K7Q2M4 to confirm"
+
+
+def test_history_lists_events_newest_first(snapshot) -> None:
+    events = [
+        AuditEvent(
+            "k7q2m4x9c3v8b1n6z5a0s2d4f6",
+            "approved",
+            DECIDED,
+            "U0ANA",
+            "ana",
+            "Deploy?",
+            {"comment": "ship it"},
+        ),
+        AuditEvent(
+            "k7q2m4x9c3v8b1n6z5a0s2d4f6",
+            "refused",
+            CREATED,
+            "U0EVE",
+            "eve",
+            "Deploy?",
+            {"reason": "Only <@U0ANA> can decide"},
+        ),
+    ]
+    message = history_list(events)
+    snapshot("history", {"text": message.text, "blocks": message.blocks})
+    assert len(message.blocks) == 3
+    assert "&lt;@U0ANA&gt;" in all_text(message.blocks)  # reasons are shown, not rendered

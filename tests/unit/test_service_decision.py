@@ -67,8 +67,17 @@ def test_approve_completes_the_task_with_payload_plus_decision(world) -> None:
             "id": approval_id,
             "decision": "approved",
             "approver": {"id": ANA, "name": "ana"},
+            "approvers": [
+                {
+                    "id": ANA,
+                    "name": "ana",
+                    "decided_at": "2026-11-25T12:00:00.000Z",
+                    "comment": "ship it",
+                }
+            ],
             "decided_at": "2026-11-25T12:00:00.000Z",
             "comment": "ship it",
+            "inputs": {},
         },
     }
     stored = store.get(approval_id)
@@ -287,10 +296,10 @@ def test_sweep_expires_overdue_and_finishes_stale_claims(world) -> None:
     claimed = submit(service, token="t2")
     store.claim(claimed, Decision("approved", Actor(ANA, "ana"), clock.now), now=clock.now)
     clock.advance(600)
-    assert service.sweep() == {"expired": 1, "claims_completed": 1}
+    assert service.sweep() == {"expired": 1, "reminded": 0, "escalated": 0, "claims_completed": 1}
     assert store.get(overdue).status is Status.EXPIRED
     assert store.get(claimed).status is Status.APPROVED
-    assert service.sweep() == {"expired": 0, "claims_completed": 0}
+    assert service.sweep() == {"expired": 0, "reminded": 0, "escalated": 0, "claims_completed": 0}
 
 
 def test_pending_lists_newest_first_and_mine_filters(world) -> None:
