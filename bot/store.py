@@ -13,7 +13,7 @@ import base64
 import json
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final, cast
@@ -121,8 +121,19 @@ def _decision_from(item: Mapping[str, Any]) -> Decision | None:
     )
 
 
+def _with_inputs(decision: Decision | None, votes: tuple[Decision, ...]) -> Decision | None:
+    """The decision with what its maker filled in (kept with their vote)."""
+    if decision is None:
+        return None
+    for vote in votes:
+        if vote.actor.id == decision.actor.id and vote.outcome == decision.outcome:
+            return replace(decision, inputs=vote.inputs)
+    return decision
+
+
 def approval_from_item(item: Mapping[str, Any]) -> Approval:
     created = parse_time(item["created_at"]["S"])
+    votes = _votes_from(item)
     return Approval(
         approval_id=item["approval_id"]["S"],
         status=Status(item["status"]["S"]),
@@ -133,9 +144,9 @@ def approval_from_item(item: Mapping[str, Any]) -> Approval:
         ts=_get_s(item, "ts"),
         created_at=created,
         updated_at=parse_time(_get_s(item, "updated_at") or item["created_at"]["S"]),
-        decision=_decision_from(item),
+        decision=_with_inputs(_decision_from(item), votes),
         status_reason=_get_s(item, "status_reason"),
-        votes=_votes_from(item),
+        votes=votes,
         reminded_at=_time_or_none(item, "reminded_at"),
         reminders=int(item.get("reminders", {}).get("N", "0")),
         escalated_at=_time_or_none(item, "escalated_at"),

@@ -30,7 +30,21 @@ def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
             "Task": task_id,
         },
     }
-    for key in ("channel", "requester", "approvers", "links", "expires_at"):
+    passthrough = (
+        "channel",
+        "requester",
+        "approvers",
+        "links",
+        "expires_at",
+        "required_approvals",
+        "reject_policy",
+        "remind_every",
+        "escalate_after",
+        "escalate_to",
+        "inputs",
+        "risk",
+    )
+    for key in passthrough:
         if key in event:
             approval[key] = event[key]
     return {
