@@ -349,6 +349,7 @@ def test_audit_trail_in_history_and_export(
 ) -> None:
     posted = request_approval(aws, stack, notifier, team, "audited", requester=BO)
     interactions.slack.click(EVE, CHANNEL, posted.ts, Action.APPROVE)  # refused
+    interactions.wait()  # lazy listeners run concurrently: keep the order of events known
     interactions.slack.click(ANA, CHANNEL, posted.ts, Action.APPROVE)
     interactions.wait()
     assert wait_for_status(aws, posted.execution_arn)["status"] == "SUCCEEDED"
