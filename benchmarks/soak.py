@@ -42,6 +42,7 @@ from bot.store import ApprovalNotFound, ApprovalStore
 
 ANA, BO, CY, EVE = "U0ANA", "U0BO", "U0CY", "U0EVE"
 APPROVERS = {ANA, CY}  # DEFAULT_APPROVERS of the sandbox: ana and @oncall (cy)
+VOTERS = [ANA, CY, EVE]  # the approvers of the 2-of-3 ("approve2") requests
 SHORT_WAIT = 4  # seconds the "timeout" executions wait before Step Functions gives up
 
 
@@ -100,7 +101,7 @@ class Soak:
     # --- set-up ---------------------------------------------------------------------------------
 
     def start(self) -> None:
-        os.environ["POST_LEASE_SECONDS"] = "2"
+        os.environ["POST_LEASE_SECONDS"] = "4"  # > the slowest fault (2.5 s) and the timeout
         os.environ["SLACK_TIMEOUT_SECONDS"] = "2"
         self.sandbox = Sandbox(
             port=0, background=False, visibility_timeout=2, short_wait_seconds=SHORT_WAIT
@@ -160,14 +161,16 @@ class Soak:
     # --- the run --------------------------------------------------------------------------------
 
     def run(self) -> None:
-        outcomes = ["approve", "reject", "timeout"]
-        weights = [0.5, 0.3, 0.2]
+        outcomes = ["approve", "reject", "timeout", "approve2"]
+        weights = [0.35, 0.25, 0.15, 0.25]
         for i in range(self.n):
-            outcome = self.rng.choices(outcomes, weights)[0] if i >= 3 else outcomes[i]
+            outcome = self.rng.choices(outcomes, weights)[0] if i >= 4 else outcomes[i]
             plan = Plan(i, outcome)
+            request: dict[str, Any] = {"service": f"svc-{i}", "version": "1.0", "requester": BO}
+            if outcome == "approve2":  # N-of-M: 2 of ana, cy, eve
+                request.update(approvers=VOTERS, required_approvals=2)
             plan.execution_arn = self.sandbox.start_execution(
-                {"service": f"svc-{i}", "version": "1.0", "requester": BO},
-                short_wait=outcome == "timeout",
+                request, short_wait=outcome == "timeout"
             )
             self.plans.append(plan)
         for i in range(max(2, self.n // 10)):
@@ -301,14 +304,20 @@ class Soak:
                 ]
                 self.faults.add("concurrent_approvers", 3)
                 self.faults.add("double_click")
+            elif plan.outcome == "approve2":  # three voters (one twice) race for two places
+                jobs += [
+                    lambda p=plan, u=user: self.driver.click(u, CHANNEL, p.ts, Action.APPROVE)
+                    for user in (*VOTERS, CY)
+                ]
+                self.faults.add("concurrent_n_of_m_votes", 4)
+                self.faults.add("double_click")
             else:
                 jobs += [lambda p=plan: self._reject(ANA, p), lambda p=plan: self._reject(CY, p)]
                 self.faults.add("concurrent_approvers", 2)
-            jobs += [
-                lambda p=plan: self.driver.click(EVE, CHANNEL, p.ts, Action.APPROVE),
-                lambda p=plan: self.driver.click(BO, CHANNEL, p.ts, Action.APPROVE),
-            ]
-            self.faults.add("unauthorized_click")
+            if plan.outcome != "approve2":  # eve is one of its voters
+                jobs.append(lambda p=plan: self.driver.click(EVE, CHANNEL, p.ts, Action.APPROVE))
+                self.faults.add("unauthorized_click")
+            jobs.append(lambda p=plan: self.driver.click(BO, CHANNEL, p.ts, Action.APPROVE))
             self.faults.add("requester_click")
         self.rng.shuffle(jobs)
         with ThreadPoolExecutor(max_workers=6) as pool:
@@ -341,6 +350,9 @@ class Soak:
             for plan in open_plans:
                 if plan.outcome == "approve":
                     self.driver.click(ANA, CHANNEL, plan.ts, Action.APPROVE)
+                elif plan.outcome == "approve2":
+                    for user in VOTERS:  # whoever has not voted yet
+                        self.driver.click(user, CHANNEL, plan.ts, Action.APPROVE)
                 else:
                     self._reject(CY, plan)
             self.sandbox.lazy.wait(timeout=60)
@@ -369,6 +381,7 @@ class Soak:
         posted = self._all_posted()
         expected_status = {
             "approve": ("SUCCEEDED", None, Status.APPROVED),
+            "approve2": ("SUCCEEDED", None, Status.APPROVED),
             "reject": ("FAILED", "Rejected", Status.REJECTED),
             "timeout": ("FAILED", "ApprovalExpired", Status.EXPIRED),
         }
@@ -382,7 +395,7 @@ class Soak:
             1 for p in self.plans if p.outcome == "timeout" and self.task_calls[p.approval_id]
         )
         double = sum(1 for c in self.task_calls.values() if c > 1)
-        as_expected = stuck = lost = unauthorized = 0
+        as_expected = stuck = lost = unauthorized = wrong_n = 0
         for plan in self.plans:
             described = self.sandbox.sfn.describe_execution(executionArn=plan.execution_arn)
             want_status, want_error, want_final = expected_status[plan.outcome]
@@ -396,10 +409,13 @@ class Soak:
             ok = described["status"] == want_status and described.get("error") == want_error
             if ok and approval.status is want_final:
                 as_expected += 1
-            decision = approval.decision
-            decided = decision is not None and approval.status in (Status.APPROVED, Status.REJECTED)
-            if decided and (decision.actor.id not in APPROVERS or decision.actor.id == BO):
+            allowed = set(VOTERS) if plan.outcome == "approve2" else APPROVERS
+            voters = [v.actor.id for v in approval.votes]
+            if any(v not in allowed or v == BO for v in voters):
                 unauthorized += 1
+            if plan.outcome == "approve2" and approval.status is Status.APPROVED:
+                approvers = [v.actor.id for v in approval.votes_for("approved")]
+                wrong_n += len(approvers) != 2 or len(set(approvers)) != 2
         dlq = self._drain_dlq()
         poison_kept = sum(1 for body in self.poison if body in dlq)
         lost += len(self.poison) - poison_kept
@@ -418,7 +434,8 @@ class Soak:
             ("stuck PENDING / CLAIMED / POSTING", stuck, 0),
             ("poison messages kept by the DLQ", poison_kept, -1),
             ("lost (no final state, not in the DLQ)", lost, 0),
-            ("unauthorized decisions accepted", unauthorized, 0),
+            ("unauthorized votes or decisions accepted", unauthorized, 0),
+            ("N-of-M approvals without exactly N distinct approvers", wrong_n, 0),
             ("stale signatures accepted", self.faults.counts["stale_accepted_VIOLATION"], 0),
             ("token leaks in logs or Slack calls", leaks, 0),
         ]
@@ -483,6 +500,7 @@ def main(argv: list[str] | None = None) -> int:
         "duplicate_delivery",
         "sfn_transient_error",
         "concurrent_approvers",
+        "concurrent_n_of_m_votes",
         "double_click",
         "unauthorized_click",
         "requester_click",

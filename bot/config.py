@@ -131,6 +131,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             raise ConfigError(f"SLACK_API_URL must be an http(s) URL, got {api_url!r}")
         if not api_url.endswith("/"):
             api_url += "/"
+    lease = _int(env, "POST_LEASE_SECONDS", 120)
+    slack_timeout = _int(env, "SLACK_TIMEOUT_SECONDS", 10)
+    if lease <= slack_timeout:
+        # A redelivery may take a post over only once the attempt that holds the lease cannot
+        # still be waiting for Slack: otherwise a slow post could be posted twice.
+        raise ConfigError(
+            f"POST_LEASE_SECONDS ({lease}) must be longer than "
+            f"SLACK_TIMEOUT_SECONDS ({slack_timeout})"
+        )
     return Settings(
         approvals_table=_required(env, "APPROVALS_TABLE"),
         default_channel=default_channel,
@@ -141,8 +150,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         slack_signing_secret=_str(env, "SLACK_SIGNING_SECRET"),
         slack_signing_secret_param=_str(env, "SLACK_SIGNING_SECRET_PARAM"),
         allow_self_approval=_bool(env, "ALLOW_SELF_APPROVAL", default=False),
-        post_lease_seconds=_int(env, "POST_LEASE_SECONDS", 120),
+        post_lease_seconds=lease,
         retention_days=_int(env, "RETENTION_DAYS", 90),
         secrets_max_age_seconds=_int(env, "SECRETS_MAX_AGE_SECONDS", 300),
-        slack_timeout_seconds=_int(env, "SLACK_TIMEOUT_SECONDS", 10),
+        slack_timeout_seconds=slack_timeout,
     )

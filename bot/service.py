@@ -249,7 +249,11 @@ class ApprovalService:
             reason = f"Slack refused the message in {request.channel}: {exc.error}{hint}"
             return self._invalid_after_store(request, reason)
         except SlackUnavailable as exc:
-            self._store.release_lease(request.approval_id, lease_owner=owner)
+            if not exc.maybe_done:
+                # Slack answered that it did not post (rate limited, bad token): retry at once.
+                self._store.release_lease(request.approval_id, lease_owner=owner)
+            # Otherwise keep the lease: Slack may still be posting it. A redelivery waits for
+            # the lease to end, then looks for the post before posting again.
             raise RetryLater(f"posting failed, will retry: {exc}") from None
         posted = self._mark_posted(request, owner, channel, ts)
         self._audit(posted, "posted", requester=request.spec.requester, channel=channel)
@@ -269,7 +273,8 @@ class ApprovalService:
             return self._slack.find_post(request.channel, request.approval_id, since=since)
         except (SlackUnavailable, SlackRejected) as exc:
             # Without the history we cannot tell whether the crashed attempt posted: posting
-            # again could duplicate, so retry later (and in the end keep it in the DLQ).
+            # again could duplicate, so retry later (and in the end keep it in the DLQ). Only
+            # a read failed, so the next attempt need not wait.
             self._store.release_lease(request.approval_id, lease_owner=owner)
             raise RetryLater(f"cannot check for an earlier post: {exc}") from None
 

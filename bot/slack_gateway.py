@@ -58,7 +58,12 @@ class SlackRejected(RuntimeError):
 
 
 class SlackUnavailable(RuntimeError):
-    pass
+    """Slack did not do it now. ``maybe_done``: it may have anyway (a timeout, a dropped
+    connection or a 5xx can hide a request Slack carried out); a retry must check first."""
+
+    def __init__(self, message: str, *, maybe_done: bool) -> None:
+        super().__init__(message)
+        self.maybe_done = maybe_done
 
 
 @dataclass(frozen=True)
@@ -117,9 +122,12 @@ class SlackGateway:
             if error in REJECTED_ERRORS:
                 raise SlackRejected(method, error) from None
             status = exc.response.status_code if exc.response is not None else "?"
-            raise SlackUnavailable(f"{method}: {error} (HTTP {status})") from None
+            server_side = exc.response is None or exc.response.status_code >= 500
+            raise SlackUnavailable(
+                f"{method}: {error} (HTTP {status})", maybe_done=server_side
+            ) from None
         except (SlackClientError, OSError) as exc:  # timeouts, refused connections
-            raise SlackUnavailable(f"{method}: {type(exc).__name__}") from None
+            raise SlackUnavailable(f"{method}: {type(exc).__name__}", maybe_done=True) from None
         return dict(response.data) if isinstance(response.data, dict) else {}
 
     # --- messages --------------------------------------------------------------------------------

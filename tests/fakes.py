@@ -295,7 +295,7 @@ class FakeSlack:
 
     def find_post(self, channel: str, approval_id: str, *, since: datetime) -> str | None:
         if self.history_unavailable:
-            raise SlackUnavailable("conversations.history: internal_error")
+            raise SlackUnavailable("conversations.history: internal_error", maybe_done=False)
         for post in self.posts:
             if post["channel"] == channel and post["approval_id"] == approval_id:
                 return str(post["ts"])

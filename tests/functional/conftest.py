@@ -109,7 +109,8 @@ def env(monkeypatch: pytest.MonkeyPatch, stack: ExampleStack, slack: SlackStandI
     monkeypatch.setenv("SLACK_API_URL", slack.url)
     monkeypatch.setenv("DEFAULT_CHANNEL", CHANNEL)
     monkeypatch.setenv("DEFAULT_APPROVERS", f"{ANA},{ONCALL}")
-    monkeypatch.setenv("POST_LEASE_SECONDS", "1")
+    monkeypatch.setenv("POST_LEASE_SECONDS", "2")
+    monkeypatch.setenv("SLACK_TIMEOUT_SECONDS", "1")
 
 
 def fresh_import(name: str) -> ModuleType:

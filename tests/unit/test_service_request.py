@@ -86,12 +86,25 @@ def test_crash_before_post_then_redelivery_posts(world) -> None:
     assert store.get(approval_id()).status is Status.PENDING
 
 
-def test_slack_unavailable_releases_the_lease_for_an_immediate_retry(world) -> None:
+def test_slack_saying_it_did_not_post_releases_the_lease_for_an_immediate_retry(world) -> None:
     service, store, _, slack, _ = world
-    slack.fail_post.append(SlackUnavailable("chat.postMessage: internal_error (HTTP 500)"))
+    slack.fail_post.append(SlackUnavailable("chat.postMessage: ratelimited", maybe_done=False))
     with pytest.raises(RetryLater, match="will retry"):
         service.submit(envelope())
     assert service.submit(envelope()) is RequestOutcome.POSTED  # no lease wait
+    assert len(slack.posts) == 1
+    assert store.get(approval_id()).status is Status.PENDING
+
+
+def test_a_timeout_keeps_the_lease_until_slack_cannot_still_be_posting(world) -> None:
+    service, store, _, slack, clock = world
+    slack.fail_post.append(SlackUnavailable("chat.postMessage: TimeoutError", maybe_done=True))
+    with pytest.raises(RetryLater, match="will retry"):
+        service.submit(envelope())
+    with pytest.raises(RetryLater, match="being posted"):  # a redelivery right away waits
+        service.submit(envelope())
+    clock.advance(LEASE + 1)
+    assert service.submit(envelope()) is RequestOutcome.POSTED  # after checking the history
     assert len(slack.posts) == 1
     assert store.get(approval_id()).status is Status.PENDING
 
