@@ -273,28 +273,21 @@ class ApprovalStore:
         current = approval_from_item(existing)
         if current.status is not Status.POSTING:
             return Posting(Begin.EXISTS, current)
-        try:
-            self._db.update_item(
-                TableName=self._table,
-                Key=_key(current.approval_id),
-                UpdateExpression=(
-                    "SET lease_owner = :owner, lease_until = :until, updated_at = :now "
-                    "ADD post_attempts :one"
-                ),
-                ConditionExpression="#status = :posting AND lease_until < :now_epoch",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":owner": _s(owner),
-                    ":until": _n(lease_until),
-                    ":now": _s(format_time(now)),
-                    ":now_epoch": _n(_millis(now)),
-                    ":posting": _s(Status.POSTING),
-                    ":one": _n(1),
-                },
-            )
-        except ClientError as exc:
-            if not _is_condition_failure(exc):
-                raise
+        taken = self._update_if(
+            current.approval_id,
+            "SET lease_owner = :owner, lease_until = :until, updated_at = :now "
+            "ADD post_attempts :one",
+            "#status = :posting AND lease_until < :now_epoch",
+            {
+                ":owner": _s(owner),
+                ":until": _n(lease_until),
+                ":now": _s(format_time(now)),
+                ":now_epoch": _n(_millis(now)),
+                ":posting": _s(Status.POSTING),
+                ":one": _n(1),
+            },
+        )
+        if taken is None:
             return Posting(Begin.BUSY, current)
         return Posting(Begin.RESUME, current, owner, current.created_at)
 
@@ -306,30 +299,20 @@ class ApprovalStore:
         Raises :class:`StateConflict` when the approval changed meanwhile (for instance it
         expired while the post was in flight); the caller then re-renders the message.
         """
-        try:
-            result = self._db.update_item(
-                TableName=self._table,
-                Key=_key(approval_id),
-                UpdateExpression=(
-                    "SET #status = :pending, open_status = :pending, channel = :channel, "
-                    "ts = :ts, updated_at = :now REMOVE lease_owner, lease_until"
-                ),
-                ConditionExpression="#status = :posting AND lease_owner = :owner",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":pending": _s(Status.PENDING),
-                    ":posting": _s(Status.POSTING),
-                    ":owner": _s(lease_owner),
-                    ":channel": _s(channel),
-                    ":ts": _s(ts),
-                    ":now": _s(format_time(now)),
-                },
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            raise self._conflict(exc, approval_id) from None
-        return approval_from_item(result["Attributes"])
+        return self._transition(
+            approval_id,
+            "SET #status = :pending, open_status = :pending, channel = :channel, "
+            "ts = :ts, updated_at = :now REMOVE lease_owner, lease_until",
+            "#status = :posting AND lease_owner = :owner",
+            {
+                ":pending": _s(Status.PENDING),
+                ":posting": _s(Status.POSTING),
+                ":owner": _s(lease_owner),
+                ":channel": _s(channel),
+                ":ts": _s(ts),
+                ":now": _s(format_time(now)),
+            },
+        )
 
     def release_lease(self, approval_id: str, *, lease_owner: str) -> None:
         """Give up a posting lease after a failed attempt, so a retry need not wait for it.
@@ -337,22 +320,12 @@ class ApprovalStore:
         The next delivery resumes (``RESUME``) and checks Slack for a post first, because a
         timed-out ``chat.postMessage`` may still have gone through.
         """
-        try:
-            self._db.update_item(
-                TableName=self._table,
-                Key=_key(approval_id),
-                UpdateExpression="SET lease_until = :zero",
-                ConditionExpression="#status = :posting AND lease_owner = :owner",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":zero": _n(0),
-                    ":posting": _s(Status.POSTING),
-                    ":owner": _s(lease_owner),
-                },
-            )
-        except ClientError as exc:
-            if not _is_condition_failure(exc):
-                raise
+        self._update_if(
+            approval_id,
+            "SET lease_until = :zero",
+            "#status = :posting AND lease_owner = :owner",
+            {":zero": _n(0), ":posting": _s(Status.POSTING), ":owner": _s(lease_owner)},
+        )
 
     def attach_message(self, approval_id: str, *, channel: str, ts: str, now: datetime) -> None:
         """Record where a message is when the approval left POSTING while it was being posted."""
@@ -440,7 +413,7 @@ class ApprovalStore:
         the decision; exactly one concurrent final vote wins.
         """
         approve, reject = (1, 0) if vote.outcome == "approved" else (0, 1)
-        names = {"#status": "status", "#uid": vote.actor.id}
+        names = {"#uid": vote.actor.id}
         values: dict[str, AttributeValueTypeDef] = {
             ":pending": _s(Status.PENDING),
             ":vote": _vote_value(vote),
@@ -475,20 +448,7 @@ class ApprovalStore:
                 update += ", #comment = :comment"
                 names["#comment"] = "comment"
                 values[":comment"] = _s(vote.comment)
-        try:
-            result = self._db.update_item(
-                TableName=self._table,
-                Key=_key(approval_id),
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            raise self._conflict(exc, approval_id) from None
-        return approval_from_item(result["Attributes"])
+        return self._transition(approval_id, update, condition, values, names)
 
     def claim(self, approval_id: str, decision: Decision, *, now: datetime) -> Approval:
         """PENDING → CLAIMED with the decision (a single final vote)."""
@@ -498,36 +458,23 @@ class ApprovalStore:
         """CLAIMED → PENDING, taking the claiming vote back: the decision could not be
         delivered, and the buttons work again."""
         approve, reject = (1, 0) if decision.outcome == "approved" else (0, 1)
-        try:
-            result = self._db.update_item(
-                TableName=self._table,
-                Key=_key(approval_id),
-                UpdateExpression=(
-                    "SET #status = :pending, open_status = :pending, updated_at = :now, "
-                    "approve_count = approve_count - :da, reject_count = reject_count - :dr "
-                    "REMOVE votes.#uid, decision, decided_by_id, decided_by_name, decided_at, "
-                    "claimed_at, #comment"
-                ),
-                ConditionExpression="#status = :claimed AND decided_by_id = :uid",
-                ExpressionAttributeNames={
-                    "#status": "status",
-                    "#comment": "comment",
-                    "#uid": decision.actor.id,
-                },
-                ExpressionAttributeValues={
-                    ":pending": _s(Status.PENDING),
-                    ":claimed": _s(Status.CLAIMED),
-                    ":uid": _s(decision.actor.id),
-                    ":da": _n(approve),
-                    ":dr": _n(reject),
-                    ":now": _s(format_time(now)),
-                },
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            raise self._conflict(exc, approval_id) from None
-        return approval_from_item(result["Attributes"])
+        return self._transition(
+            approval_id,
+            "SET #status = :pending, open_status = :pending, updated_at = :now, "
+            "approve_count = approve_count - :da, reject_count = reject_count - :dr "
+            "REMOVE votes.#uid, decision, decided_by_id, decided_by_name, decided_at, "
+            "claimed_at, #comment",
+            "#status = :claimed AND decided_by_id = :uid",
+            {
+                ":pending": _s(Status.PENDING),
+                ":claimed": _s(Status.CLAIMED),
+                ":uid": _s(decision.actor.id),
+                ":da": _n(approve),
+                ":dr": _n(reject),
+                ":now": _s(format_time(now)),
+            },
+            {"#comment": "comment", "#uid": decision.actor.id},
+        )
 
     # --- reminders and escalation ---------------------------------------------------------------
 
@@ -562,6 +509,31 @@ class ApprovalStore:
             {":pending": _s(Status.PENDING), ":now": _s(format_time(now))},
         )
 
+    def _transition(
+        self,
+        approval_id: str,
+        update: str,
+        condition: str,
+        values: dict[str, AttributeValueTypeDef],
+        names: dict[str, str] | None = None,
+    ) -> Approval:
+        """One conditional update; the new item, or :class:`StateConflict` with the current
+        one (:class:`ApprovalNotFound` if there is none)."""
+        try:
+            result = self._db.update_item(
+                TableName=self._table,
+                Key=_key(approval_id),
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#status": "status", **(names or {})},
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            raise self._conflict(exc, approval_id) from None
+        return approval_from_item(result["Attributes"])
+
     def _update_if(
         self,
         approval_id: str,
@@ -569,21 +541,11 @@ class ApprovalStore:
         condition: str,
         values: dict[str, AttributeValueTypeDef],
     ) -> Approval | None:
+        """Like :meth:`_transition`, but None when the condition does not hold."""
         try:
-            result = self._db.update_item(
-                TableName=self._table,
-                Key=_key(approval_id),
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as exc:
-            if _is_condition_failure(exc):
-                return None
-            raise
-        return approval_from_item(result["Attributes"])
+            return self._transition(approval_id, update, condition, values)
+        except (StateConflict, ApprovalNotFound):
+            return None
 
     def finish(
         self,
@@ -614,22 +576,12 @@ class ApprovalStore:
         if reason:
             update += ", status_reason = :reason"
             values[":reason"] = _s(reason)
-        try:
-            result = self._db.update_item(
-                TableName=self._table,
-                Key=_key(approval_id),
-                UpdateExpression=update + " REMOVE open_status, lease_owner, lease_until",
-                ConditionExpression=f"#status IN ({', '.join(allowed)})",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            raise self._conflict(exc, approval_id) from None
-        return approval_from_item(result["Attributes"])
-
-    # --- audit trail ----------------------------------------------------------------------------
+        return self._transition(
+            approval_id,
+            update + " REMOVE open_status, lease_owner, lease_until",
+            f"#status IN ({', '.join(allowed)})",
+            values,
+        )
 
     def append_audit(self, event: AuditEvent) -> None:
         """Append to the audit trail (its own item type in the same table; never the token)."""

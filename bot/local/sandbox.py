@@ -558,7 +558,11 @@ class _UiHandler(_Handler):
             self._send(200, (STATIC / "index.html").read_bytes(), "text/html; charset=utf-8")
         elif url.path == "/api/state":
             user = (parse_qs(url.query).get("user") or [PEOPLE[0].id])[0]
-            self._json(200, self.sandbox.state(user))
+            state = self.sandbox.state(user)
+            for execution in state["executions"]:
+                if execution["status"] != "RUNNING":
+                    execution["decision"] = self._decision(execution["arn"])
+            self._json(200, state)
         elif url.path == "/api/version":
             self._json(200, {"version": self.sandbox.version})
         else:
@@ -602,18 +606,104 @@ class _UiHandler(_Handler):
             view = next(
                 v for v in driver.open_views(user_id=data["user"]) if v["id"] == data["view_id"]
             )
-            response = driver.submit(data["user"], view, data["values"])
+            response = self._submit(data["user"], view, data["values"])
         elif path == "/api/close":
             driver.close(str(data["view_id"]))
             sandbox.bump()
             return {"closed": data["view_id"]}
         elif path == "/api/command":
             response = sandbox.command(data["user"], str(data.get("text", "")))
+        elif path == "/api/sweep":
+            sandbox.sweep()  # what the schedule does every SWEEP_SECONDS, now
+            sandbox.bump()
+            return {"swept": True}
         else:
             raise KeyError(path)
         sandbox.lazy.wait(timeout=15)  # the page shows the outcome of the click at once
         sandbox.bump()
         return {"status": response.status, "body": response.body}
+
+    # Execution ARN → the approval task's output (what the bot sent with SendTaskSuccess), or
+    # None. Read once per stopped execution: its history no longer changes.
+    _decisions: Final[dict[str, Any]] = {}
+
+    def _decision(self, execution_arn: str) -> Any:
+        """The example flow's last state drops most of the decision (inputs, comment, every
+        approver): show what the approval task returned, from the execution's history."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if execution_arn not in self._decisions:
+            try:
+                events = self.sandbox.sfn.get_execution_history(
+                    executionArn=execution_arn, maxResults=1000
+                )["events"]
+            except (BotoCoreError, ClientError) as exc:  # e.g. no permission, in Socket Mode
+                log.debug("no history of %s: %s", execution_arn, exc)
+                return None
+            outputs = [
+                e["taskSucceededEventDetails"].get("output")
+                for e in events
+                if e["type"] == "TaskSucceeded"
+                and e["taskSucceededEventDetails"].get("resource") == "sendMessage.waitForTaskToken"
+            ]
+            self._decisions[execution_arn] = _maybe_json(outputs[-1]) if outputs else None
+        return self._decisions[execution_arn]
+
+    # Where Slack's view.state.values keeps what an input holds, per element type.
+    _STATE_KEYS: Final = {
+        "plain_text_input": "value",
+        "number_input": "value",
+        "static_select": "selected_option",
+    }
+
+    def _submit(self, user: str, view: dict[str, Any], values: dict[str, Any]) -> Response:
+        """Submit a modal as Slack does. ``values`` maps block id → action id → the element's
+        state as Slack sends it (``{"type": "number_input", "value": "25"}``, ``{"type":
+        "static_select", "selected_option": {...}}``, ``None`` when empty) or a plain string
+        (the typed text, or a select's option value)."""
+        from bot.local.slack_requests import signed_form_headers, view_submission_body
+
+        elements = {
+            (block.get("block_id"), block["element"].get("action_id")): block["element"]
+            for block in view.get("blocks") or []
+            if block.get("type") == "input" and isinstance(block.get("element"), dict)
+        }
+        state: dict[str, dict[str, dict[str, Any]]] = {}
+        for block_id, actions in values.items():
+            for action_id, raw in dict(actions).items():
+                element = elements.get((block_id, action_id))
+                kind = (element or {}).get("type")
+                key = self._STATE_KEYS.get(str(kind))
+                if element is None or key is None:
+                    raise ValueError(f"the modal has no supported input {block_id}/{action_id}")
+                given = raw
+                if not isinstance(raw, dict):  # the typed text, or the picked option's value
+                    option = {"value": raw} if raw else None
+                    given = {"type": kind, key: raw if key == "value" else option}
+                if given.get("type") != kind:
+                    raise ValueError(f"{block_id} is a {kind}, not a {given.get('type')}")
+                held = given.get(key)
+                if key == "selected_option" and held is not None:
+                    wanted = held.get("value") if isinstance(held, dict) else None
+                    options = [o for o in element.get("options") or [] if o.get("value") == wanted]
+                    if not options:
+                        raise ValueError(f"{block_id} has no option {wanted!r}")
+                    held = options[0]  # the option object as the view defined it
+                elif key == "value" and held is not None and not isinstance(held, str):
+                    raise ValueError(f"{block_id}: the value must be a string or null")
+                state.setdefault(block_id, {})[action_id] = {"type": kind, key: held}
+        sandbox = self.sandbox
+        try:
+            name = sandbox.standin.user_name(user)
+        except KeyError:
+            name = user.lower()
+        body = view_submission_body(
+            user_id=user, user_name=name, team_id=sandbox.standin.team_id, view=view, values=state
+        )
+        response = sandbox.post_to_endpoint(body, signed_form_headers(SIGNING_SECRET, body))
+        if response.status == 200 and "response_action" not in (response.body or ""):
+            sandbox.driver.close(str(view.get("id")))  # Slack closes the modal
+        return response
 
 
 @contextlib.contextmanager

@@ -1,0 +1,324 @@
+"""The sandbox's page and the bot's newer features, in a real browser: N-of-M votes with the
+approve form (text, number and select inputs, the bot's per-field errors), high-risk requests
+(type the Ref code), reminders and escalation as thread replies (the sweep, run from the page)
+and ``/approvals history``.
+
+As in ``test_sandbox_browser.py``: each test starts its own execution from the page with a
+distinct service name, acts as ana / bo / cy / eve through "You are", checks the Slack message
+the bot rendered and the execution in moto, and saves a screenshot per feature into
+``tests/e2e/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from tests.e2e.conftest import restored_process_state
+from tests.e2e.test_sandbox_browser import (
+    act_as,
+    button,
+    confirm,
+    execution_row,
+    request_message,
+    run_command,
+    shot,
+)
+
+pytestmark = pytest.mark.e2e
+
+APPROVE = "approval.approve"
+APPROVE_FORM = "approval.approve_form"
+REJECT = "approval.reject"
+REF_RE = re.compile(r"Ref ([A-Z2-7]{6})")
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Any]:
+    """conftest's sandbox, on a fresh moto. moto keeps its backends in the process: a sandbox
+    started earlier in this process (test_sandbox_browser.py's) left its table and queues
+    behind, and a second one could not create them. Reset before, and after for the next."""
+    from moto.moto_api._internal.models import moto_api_backend
+
+    from bot.local.sandbox import Sandbox
+
+    with restored_process_state():
+        moto_api_backend.reset()
+        running = Sandbox(port=0).start()
+        try:
+            yield running
+        finally:
+            running.stop()
+            moto_api_backend.reset()
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def start_request(
+    page: Page,
+    service: str,
+    *,
+    approvers: tuple[str, ...] = (),
+    required_approvals: int = 1,
+    remind_every: int | None = None,
+    escalate_after: int | None = None,
+    escalate_to: tuple[str, ...] = (),
+    inputs: bool = False,
+    high_risk: bool = False,
+) -> Locator:
+    """Fill the "Start an execution" form, policy included; the execution's row once listed."""
+    form = page.get_by_test_id("start-form")
+    form.get_by_label("Service").fill(service)
+    form.get_by_label("Version").fill("1.0.0")
+    form.get_by_label("Requester").select_option("U0BO")
+    more = form.get_by_test_id("start-more")
+    if more.get_attribute("open") is None:
+        more.locator("summary").click()  # "Votes, reminders, approve form" opens
+    for name in approvers:
+        page.get_by_test_id("start-approvers").get_by_label(name, exact=True).check()
+    form.get_by_label("Required approvals").fill(str(required_approvals))
+    form.get_by_label("Remind every (seconds)").fill(str(remind_every or ""))
+    form.get_by_label("Escalate after (seconds)").fill(str(escalate_after or ""))
+    for name in escalate_to:
+        page.get_by_test_id("start-escalate-to").get_by_label(name, exact=True).check()
+    form.get_by_label("Ask for change ticket, rollout % and window").set_checked(inputs)
+    form.get_by_label("High risk").set_checked(high_risk)
+    form.get_by_role("button", name="Start execution").click()
+    row = execution_row(page, service)
+    expect(row).to_be_visible()
+    # The form keeps what was picked: leave it as the next test expects to find it.
+    for box in ("start-approvers", "start-escalate-to"):
+        for checkbox in page.get_by_test_id(box).get_by_role("checkbox").all():
+            checkbox.uncheck()
+    return row
+
+
+def open_approve_form(page: Page, message: Locator) -> Locator:
+    button(message, APPROVE_FORM).click()
+    modal = page.get_by_role("dialog", name="Approve request")
+    expect(modal).to_be_visible()
+    return modal
+
+
+def submit(modal: Locator) -> None:
+    modal.get_by_role("button", name="Approve", exact=True).click()
+
+
+def error_of(modal: Locator, block_id: str) -> Locator:
+    return modal.locator(f'[data-input-block="{block_id}"]').get_by_test_id("input-error")
+
+
+def decision_of(row: Locator) -> dict[str, Any]:
+    """What the approval task returned (the example's last state keeps only part of it)."""
+    output = row.get_by_test_id("execution-decision")
+    output.locator("summary").click()
+    expect(output.locator("pre")).to_be_visible()
+    return dict(json.loads(output.locator("pre").inner_text()))
+
+
+def ref_code(message: Locator) -> str:
+    found = REF_RE.search(message.get_by_test_id("block-context").inner_text())
+    assert found, message.inner_text()
+    return found.group(1)
+
+
+# --- N of M, with inputs --------------------------------------------------------------------------
+
+
+def test_two_of_two_with_inputs(page: Page, sandbox: Any, screenshots: Path) -> None:
+    row = start_request(
+        page, "e2e-votes", approvers=("ana", "cy"), required_approvals=2, inputs=True
+    )
+    message = request_message(page, "e2e-votes")
+    expect(message).to_contain_text("0 of 2 approvals")
+    expect(message.get_by_test_id("button")).to_have_text(["Approve…", "Reject"])
+
+    # ana: the form, a rollout the bot refuses, then a good one.
+    modal = open_approve_form(page, message)
+    expect(modal).to_contain_text("0 of 2 approvals so far")
+    ticket = modal.get_by_label("Change ticket")
+    expect(ticket).to_be_focused()
+    expect(ticket).to_have_attribute("aria-required", "true")
+    rollout = modal.get_by_label("Rollout %")
+    expect(modal.locator('[data-input-block="input:rollout"]')).to_contain_text(
+        "A number from 1 to 100"
+    )
+    window = modal.get_by_label("Window")
+    expect(window.locator("option")).to_have_text(["Choose…", "now", "tonight"])
+    ticket.fill("CHG-42")
+    rollout.fill("250")
+    window.select_option("tonight")
+    submit(modal)
+    expect(error_of(modal, "input:rollout")).to_have_text("At most 100.")
+    expect(rollout).to_have_attribute("aria-invalid", "true")
+    expect(error_of(modal, "input:ticket")).to_be_hidden()
+    expect(rollout).to_be_focused()
+    shot(page, screenshots, "f1-inputs-error")
+
+    # The page sends Slack's state shapes; the sandbox, like Slack, only takes the view's options.
+    forged = {"type": "static_select", "selected_option": {"value": "never"}}
+    answer = page.request.post(
+        f"{sandbox.url}api/submit",
+        data={
+            "user": "U0ANA",
+            "view_id": modal.get_attribute("data-view-id"),
+            "values": {"input:window": {"value": forged}},
+        },
+    )
+    assert answer.status == 400
+    assert "has no option 'never'" in answer.json()["error"]
+
+    rollout.fill("25")
+    expect(error_of(modal, "input:rollout")).to_be_hidden()  # typing clears the error
+    submit(modal)
+    expect(modal).to_be_hidden()
+    expect(message).to_contain_text("1 of 2 approvals: @ana")
+    expect(page.get_by_test_id("ephemeral").last).to_contain_text("1 of 2 so far")
+    expect(row).to_have_attribute("data-status", "RUNNING")
+    shot(page, screenshots, "f2-one-of-two")
+
+    # cy: the second approval decides it.
+    act_as(page, "U0CY")
+    modal = open_approve_form(page, message)
+    expect(modal).to_contain_text("1 of 2 approvals so far")
+    modal.get_by_label("Change ticket").fill("CHG-42")
+    modal.get_by_label("Rollout %").fill("50")
+    modal.get_by_label("Window").select_option("now")
+    modal.get_by_label("Comment").fill("ok from <oncall> & me")
+    submit(modal)
+    expect(modal).to_be_hidden()
+
+    expect(message).to_contain_text("Approved by @ana, @cy")
+    expect(message).to_contain_text("ticket: CHG-42")
+    expect(message).to_contain_text("rollout: 50")
+    expect(message.get_by_test_id("button")).to_have_count(0)
+    expect(row).to_have_attribute("data-status", "SUCCEEDED")
+    approval = decision_of(row)["approval"]
+    assert approval["inputs"] == {"ticket": "CHG-42", "rollout": 50, "window": "now"}
+    assert approval["comment"] == "ok from <oncall> & me"
+    assert [a["name"] for a in approval["approvers"]] == ["ana", "cy"]
+    decision = row.get_by_test_id("execution-decision").locator("pre")
+    decision.evaluate("node => { node.scrollTop = node.scrollHeight; }")  # its inputs, comment
+    decision.scroll_into_view_if_needed()
+    shot(page, screenshots, "f3-two-of-two-approved")
+
+
+# --- high risk ------------------------------------------------------------------------------------
+
+
+def test_high_risk_needs_the_ref_code(page: Page, screenshots: Path) -> None:
+    row = start_request(page, "e2e-risky", high_risk=True)
+    message = request_message(page, "e2e-risky")
+    expect(message.get_by_test_id("block-context")).to_contain_text("High risk")
+    code = ref_code(message)
+
+    modal = open_approve_form(page, message)
+    typed = modal.get_by_label(f"Type {code} to confirm")
+    typed.fill("ZZZZZZ" if code != "ZZZZZZ" else "YYYYYY")
+    submit(modal)
+    expect(error_of(modal, "code")).to_have_text(f"Type {code} to confirm.")
+    expect(typed).to_have_attribute("aria-invalid", "true")
+    expect(row).to_have_attribute("data-status", "RUNNING")
+    shot(page, screenshots, "g1-high-risk-wrong-code")
+
+    typed.fill(code.lower())  # the bot compares case-insensitively
+    submit(modal)
+    expect(modal).to_be_hidden()
+    expect(message).to_contain_text("Approved by @ana")
+    expect(row).to_have_attribute("data-status", "SUCCEEDED")
+    shot(page, screenshots, "g2-high-risk-approved")
+
+
+# --- reminders and escalation: thread replies -----------------------------------------------------
+
+
+def test_reminder_then_escalation_in_the_thread(page: Page, screenshots: Path) -> None:
+    """remind_every PT1S, escalate_after PT2S: a sweep after 1 s reminds, one after 2 s
+    escalates (escalation wins when both are due). The background sweep runs every 10 s and
+    does the same thing, so whichever sweep comes first, the thread reads the same."""
+    row = start_request(
+        page,
+        "e2e-nudge",
+        approvers=("ana",),
+        remind_every=1,
+        escalate_after=2,
+        escalate_to=("@oncall",),
+    )
+    message = request_message(page, "e2e-nudge")
+    expect(button(message, APPROVE)).to_be_visible()
+    posted = float(message.get_attribute("data-ts") or 0)  # when the bot posted it (wall clock)
+    sweep = page.get_by_test_id("sweep-now")
+    thread_toggle = message.get_by_test_id("thread-toggle")
+
+    def sweep_at(age: float) -> None:
+        """Run the sweep once the request is ``age`` seconds old."""
+        page.wait_for_timeout(max(0.0, posted + age - time.time()) * 1000)
+        sweep.click()
+        expect(page.get_by_test_id("toast").filter(has_text="Sweep done")).not_to_have_count(0)
+
+    sweep_at(1.3)  # the reminder is due, the escalation not yet
+    expect(thread_toggle).to_be_visible()
+    expect(thread_toggle).to_have_attribute("aria-expanded", "false")
+    expect(message.get_by_test_id("thread")).to_have_count(0)  # collapsed, as in Slack
+    thread_toggle.click()
+    expect(thread_toggle).to_have_attribute("aria-expanded", "true")
+    replies = message.get_by_test_id("thread-reply")
+    expect(replies.first).to_contain_text("Reminder: still waiting for a decision")
+    expect(replies.first).to_contain_text("@ana")
+
+    sweep_at(2.3)
+    escalation = replies.filter(has_text="Escalated to @oncall")
+    expect(escalation).to_have_count(1)
+    expect(escalation).to_contain_text("You can decide it now.")
+    expect(message.get_by_test_id("reply-count")).to_have_text(re.compile(r"^\d+ replies$"))
+    expect(message.get_by_test_id("block-context")).to_contain_text("Approvers: @ana, @oncall")
+    expect(message.get_by_test_id("block-context")).to_contain_text("Escalated")
+    # The thread is not in the channel's history: only the request is a channel message.
+    expect(page.get_by_test_id("message").filter(has_text="Escalated to @oncall")).to_have_count(1)
+    shot(page, screenshots, "h1-reminder-and-escalation")
+
+    # Escalated to @oncall: cy may decide now.
+    act_as(page, "U0CY")
+    expect(message.get_by_test_id("thread")).to_be_visible()  # still open for the reader
+    button(message, APPROVE).click()
+    confirm(page, "Approve this request?", "Approve")
+    expect(message).to_contain_text("Approved by @cy")
+    expect(row).to_have_attribute("data-status", "SUCCEEDED")
+
+
+# --- /approvals history ---------------------------------------------------------------------------
+
+
+def test_history_lists_the_events(page: Page, screenshots: Path) -> None:
+    row = start_request(page, "e2e-history")
+    message = request_message(page, "e2e-history")
+    expect(button(message, APPROVE_FORM)).to_have_text("Approve with note…")
+
+    modal = open_approve_form(page, message)
+    modal.get_by_label("Comment").fill("fine by me <3")
+    submit(modal)
+    expect(modal).to_be_hidden()
+    expect(message).to_contain_text("Approved by @ana")
+    expect(row).to_have_attribute("data-status", "SUCCEEDED")
+
+    page.get_by_test_id("command-history").click()
+    history = page.get_by_test_id("ephemeral").filter(has_text="Approval history")
+    expect(history).to_be_visible()
+    events = history.get_by_test_id("block-context")
+    mine = events.filter(has_text="Deploy e2e-history 1.0.0 to production?")
+    expect(mine.first).to_contain_text("approved by @ana")
+    expect(mine.first).to_contain_text("fine by me <3")  # the comment, as text
+    expect(mine.last).to_contain_text("posted")
+    expect(mine).to_have_count(2)
+    shot(page, screenshots, "i1-history")
+
+    run_command(page, "history 3")
+    expect(page.get_by_test_id("ephemeral").last.get_by_test_id("block-context")).to_have_count(3)
