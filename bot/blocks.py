@@ -39,6 +39,7 @@ from bot.models import (
     USERGROUP_ID_RE,
     Approval,
     AuditEvent,
+    Decision,
     InputField,
     Status,
     execution_name,
@@ -48,6 +49,7 @@ MAX_BLOCKS: Final = 50
 MAX_FALLBACK_TEXT_CHARS: Final = 300
 FIELDS_PER_SECTION: Final = 10
 MAX_CONTEXT_ELEMENTS: Final = 10
+PROGRESS_BLOCK_ID: Final = "approval_progress"
 MAX_CONFIRM_TEXT_CHARS: Final = 300  # confirmation dialog text is plain_text, 300 chars
 
 
@@ -182,7 +184,7 @@ def _context(approval: Approval) -> ContextBlock:
         parts.append("Approvers: " + ", ".join(mention(a) for a in approvers))
     if approval.escalated_at is not None and spec.escalate_to:
         parts.append(f"Escalated {slack_date(approval.escalated_at)}")
-    if spec.risk == "high":
+    if spec.risk == "high" and approval.status.is_open:
         parts.append(":warning: High risk: approvers type the Ref code and need Slack 2FA")
     if spec.expires_at is not None and approval.status.is_open:
         parts.append(f"Expires {slack_date(spec.expires_at)}")
@@ -226,6 +228,15 @@ def decision_buttons(approval: Approval) -> ActionsBlock:
     return ActionsBlock(block_id=f"{ACTIONS_BLOCK_PREFIX}{approval.approval_id}", elements=elements)
 
 
+def _inputs_lines(voters: tuple[Decision, ...]) -> str:
+    """What approvers filled in: one line per field (prefixed by who, with several)."""
+    lines = []
+    for vote in voters:
+        who = f"<@{vote.actor.id}> " if len(voters) > 1 else ""
+        lines += [f"\n• {who}*{escape(k)}:* {escape(str(v))}" for k, v in vote.inputs]
+    return "".join(lines)
+
+
 _FINAL_LINES: Final = {
     Status.EXPIRED: ":hourglass: *Expired*",
     Status.ERROR: ":warning: *Could not be completed*",
@@ -247,8 +258,7 @@ def _outcome_line(approval: Approval) -> str | None:
         notes = [f"\n><@{v.actor.id}>: {escape(v.comment)}" for v in voters if v.comment]
         if len(voters) == 1:
             notes = [f"\n>{escape(decision.comment)}"] if decision.comment else []
-        inputs = "".join(f"\n• *{escape(k)}:* {escape(str(v))}" for k, v in decision.inputs)
-        return line + "".join(notes) + inputs
+        return line + "".join(notes) + _inputs_lines(voters)
     if decision is not None and approval.status is Status.CLAIMED:
         verb = "Approving" if decision.outcome == "approved" else "Rejecting"
         return f":hourglass_flowing_sand: {verb}… (<@{decision.actor.id}>)"
@@ -431,7 +441,12 @@ def history_list(events: list[AuditEvent]) -> Message:
         who = f" by <@{event.actor_id}>" if event.actor_id else ""
         title = escape(event.title or event.approval_id)
         extra = event.detail.get("reason") or event.detail.get("comment")
-        line = f"{icon} *{event.event}*{who} — {title} (`{event.approval_id[:6].upper()}`)"
+        what = event.event
+        if what == "vote":
+            what = "voted to " + (
+                "approve" if event.detail.get("outcome") == "approved" else "reject"
+            )
+        line = f"{icon} *{what}*{who} — {title} (`{event.approval_id[:6].upper()}`)"
         if extra:
             line += f"\n>{escape(str(extra))}"
         blocks.append(

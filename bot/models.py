@@ -388,11 +388,13 @@ class AuditEvent:
     actor_name: str | None = None
     title: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    channel: str | None = None  # the request's channel: who may read the event
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "at": format_time(self.at),
             "approval_id": self.approval_id,
+            "channel": self.channel,
             "event": self.event,
             "actor": {"id": self.actor_id, "name": self.actor_name} if self.actor_id else None,
             "title": self.title,

@@ -93,6 +93,7 @@ class PendingPage:
 
 
 MAX_VOTE_ATTEMPTS = 5
+HISTORY_SCAN_FACTOR = 5  # events read per event shown, at most (others' channels are skipped)
 LIST_PAGE_SIZE = 10
 LIST_MAX_QUERIES = 5
 STALE_CLAIM_SECONDS = 60  # > the interactions function's timeout (25 s)
@@ -560,6 +561,7 @@ class ApprovalService:
                     actor_name=actor_name,
                     title=title_of(approval),
                     detail={k: v for k, v in detail.items() if v is not None},
+                    channel=approval.channel,
                 )
             )
         except Exception as exc:  # logged; the decision stands
@@ -685,9 +687,23 @@ class ApprovalService:
         except (SlackUnavailable, SlackRejected) as exc:
             log.warning("thread reply failed", extra={"error": str(exc)})
 
-    def history(self, limit: int) -> list[AuditEvent]:
-        """The latest audit events, newest first (``/approvals history``)."""
-        return list(self._store.audit(limit=limit, newest_first=True))
+    def history(self, user_id: str, limit: int) -> list[AuditEvent]:
+        """The latest audit events ``user_id`` may read, newest first (``/approvals history``):
+        those of requests posted in channels they are a member of."""
+        readable: dict[str, bool] = {}
+        found: list[AuditEvent] = []
+        for event in self._store.audit(limit=limit * HISTORY_SCAN_FACTOR, newest_first=True):
+            channel = event.channel or ""
+            if channel not in readable:
+                try:
+                    readable[channel] = user_id in self._slack.channel_members(channel)
+                except (SlackUnavailable, SlackRejected):
+                    readable[channel] = False
+            if readable[channel]:
+                found.append(event)
+                if len(found) >= limit:
+                    break
+        return found
 
     def _all_open(self, status: Status) -> Iterator[Approval]:
         cursor: str | None = None

@@ -230,8 +230,9 @@ class Listeners:
         words = (command.get("text") or "").strip().lower().split()
         sub = words[0] if words else ""
         if sub == "history":
-            count = int(words[1]) if len(words) > 1 and words[1].isdigit() else HISTORY_DEFAULT
-            message = history_list(self.service.history(max(1, min(count, MAX_HISTORY))))
+            count = int(words[1]) if len(words) > 1 and words[1].isdecimal() else HISTORY_DEFAULT
+            limit = max(1, min(count, MAX_HISTORY))
+            message = history_list(self.service.history(str(command["user_id"]), limit))
             ack(text=message.text, blocks=message.blocks, response_type="ephemeral")
             return
         if sub not in ("", "mine", "all", "list"):

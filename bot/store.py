@@ -162,6 +162,7 @@ def _audit_from(item: Mapping[str, Any]) -> AuditEvent:
         actor_name=_get_s(item, "actor_name"),
         title=_get_s(item, "title"),
         detail=json.loads(_get_s(item, "detail") or "{}"),
+        channel=_get_s(item, "channel"),
     )
 
 
@@ -601,6 +602,7 @@ class ApprovalStore:
             ("actor_id", event.actor_id),
             ("actor_name", event.actor_name),
             ("title", event.title),
+            ("channel", event.channel),
         ):
             if value:
                 item[name] = _s(value)

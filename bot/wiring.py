@@ -3,12 +3,19 @@
 Only handlers (and the local sandbox) call this; nothing below them creates a client.
 AWS endpoints follow boto3's own configuration (``AWS_ENDPOINT_URL``, ``AWS_REGION``);
 Slack's Web API base URL comes from ``SLACK_API_URL`` (the stand-in sets it).
+
+The boto3 clients are built once per process, on first use (:class:`LazyClient`): building one
+loads its service model (DynamoDB's alone is ~30 ms), and a path that never calls the service
+(the Approve click's ack, a notifier batch with only valid requests and Step Functions) should
+not pay for it on a cold start. Warm calls go straight to the built client.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import boto3
 from botocore.config import Config
@@ -55,12 +62,50 @@ def slack_client(settings: Settings) -> WebClient:
     return WebClient(**kwargs)
 
 
+# boto3's default session is not thread-safe while it builds a client (the notifier posts
+# channels on worker threads): one lock for every lazily built client.
+_BUILD_LOCK: Final = threading.Lock()
+
+
+class LazyClient:
+    """A boto3 client built on first attribute access (thread-safe), then used directly.
+
+    Stands in for the client everywhere (``client.put_item(...)``,
+    ``client.meta.events.register(...)``): every attribute is the real client's.
+    """
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._client: Any = None
+
+    @property
+    def built(self) -> bool:
+        return self._client is not None
+
+    def _real(self) -> Any:
+        client = self._client
+        if client is None:
+            with _BUILD_LOCK:
+                if self._client is None:
+                    self._client = self._build()
+                client = self._client
+        return client
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in ("_build", "_client"):  # copy/pickle probes
+            raise AttributeError(name)
+        return getattr(self._real(), name)
+
+    def __repr__(self) -> str:
+        return f"LazyClient({self._client!r})" if self.built else "LazyClient(not built yet)"
+
+
 def dynamodb_client() -> DynamoDBClient:
-    return boto3.client("dynamodb", config=AWS_CONFIG)
+    return cast("DynamoDBClient", LazyClient(lambda: boto3.client("dynamodb", config=AWS_CONFIG)))
 
 
 def sfn_client() -> SFNClient:
-    return boto3.client("stepfunctions", config=AWS_CONFIG)
+    return cast("SFNClient", LazyClient(lambda: boto3.client("stepfunctions", config=AWS_CONFIG)))
 
 
 def policy_from(settings: Settings) -> Policy:

@@ -12,18 +12,19 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bot.config import load_settings
+from bot.handlers.tracing import traced, tracer_if_enabled
 from bot.wiring import build_service
 
 logger = Logger(service="sfn-approvals")
 copy_config_to_registered_loggers(source_logger=logger, include={"bot"})
-tracer = Tracer(service="sfn-approvals")
+tracer = tracer_if_enabled("sfn-approvals")
 metrics = Metrics(namespace="SfnApprovals", service="sfn-approvals")
 
 settings = load_settings()
@@ -34,7 +35,7 @@ STOPPED: Final = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@traced(tracer)
 @metrics.log_metrics
 @event_source(data_class=EventBridgeEvent)
 def handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
@@ -25,13 +25,14 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bot.config import load_settings
+from bot.handlers.tracing import traced, tracer_if_enabled
 from bot.models import UnprocessableMessage, parse_envelope
 from bot.service import RequestOutcome
 from bot.wiring import build_service
 
 logger = Logger(service="sfn-approvals")
 copy_config_to_registered_loggers(source_logger=logger, include={"bot"})
-tracer = Tracer(service="sfn-approvals")
+tracer = tracer_if_enabled("sfn-approvals")
 metrics = Metrics(namespace="SfnApprovals", service="sfn-approvals")
 # Always a partial response: a batch whose records all failed is still reported record by
 # record instead of failing the invocation.
@@ -108,7 +109,7 @@ def post_batch(event: dict[str, Any]) -> dict[str, RequestOutcome | BaseExceptio
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@traced(tracer)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     results = post_batch(event)

@@ -28,6 +28,7 @@ import os
 import socket
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -69,6 +70,7 @@ PEOPLE: Final = (
     Person("U0BO", "bo", "Bo Requester", "requester of the example requests"),
     Person("U0CY", "cy", "Cy Oncall", "member of @oncall (an approver group)"),
     Person("U0EVE", "eve", "Eve Outsider", "in the channel, not an approver"),
+    Person("U0DAN", "dan", "Dan No2FA", "no Slack 2FA: high-risk requests refuse him"),
 )
 ONCALL: Final = ("S0ONCALL", "oncall", ("U0CY",))
 
@@ -93,7 +95,12 @@ def start_moto() -> tuple[Any, str]:
     os.environ["MOTO_PORT"] = str(port)  # moto's own calls (Step Functions → Lambda) go here
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    return server, f"http://127.0.0.1:{port}"
+    endpoint = f"http://127.0.0.1:{port}"
+    # moto keeps its backends per process: start from nothing even if a sandbox ran before.
+    reset = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")  # noqa: S310
+    with urllib.request.urlopen(reset, timeout=10) as answer:  # noqa: S310 - 127.0.0.1
+        answer.read()
+    return server, endpoint
 
 
 @dataclass
@@ -233,6 +240,7 @@ class Sandbox:
                 person.name,
                 real_name=person.real_name,
                 email=f"{person.name}@example.com",
+                has_2fa=person.id != "U0DAN",
             )
         self.slack.add_usergroup(ONCALL[0], ONCALL[1], ONCALL[2])
         self.slack.subscribe(lambda *_: self.bump())
@@ -377,8 +385,12 @@ class Sandbox:
                     status_change_event(arn, status), LocalContext(function_name="expirations")
                 )
 
-    def sweep(self) -> None:
-        self.expirations.handler(scheduled_event(), LocalContext(function_name="expirations"))
+    def sweep(self) -> dict[str, Any]:
+        """The scheduled sweep (EventBridge Scheduler in AWS); its report."""
+        report: dict[str, Any] = self.expirations.handler(
+            scheduled_event(), LocalContext(function_name="expirations")
+        )
+        return report
 
     # --- what Slack would do --------------------------------------------------------------------
 
@@ -614,9 +626,9 @@ class _UiHandler(_Handler):
         elif path == "/api/command":
             response = sandbox.command(data["user"], str(data.get("text", "")))
         elif path == "/api/sweep":
-            sandbox.sweep()  # what the schedule does every SWEEP_SECONDS, now
+            report = sandbox.sweep()  # what the schedule does every SWEEP_SECONDS, now
             sandbox.bump()
-            return {"swept": True}
+            return {"swept": True, "report": report}
         else:
             raise KeyError(path)
         sandbox.lazy.wait(timeout=15)  # the page shows the outcome of the click at once

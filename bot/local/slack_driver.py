@@ -184,13 +184,20 @@ class SlackDriver:
             self._closed_views.add(view_id)
 
     def submit(
-        self, user_id: str, view: dict[str, Any], values: dict[str, dict[str, str]]
+        self,
+        user_id: str,
+        view: dict[str, Any],
+        values: dict[str, dict[str, str | dict[str, Any]]],
     ) -> Response:
-        """Submit a modal; ``values`` maps block id → action id → the typed text."""
+        """Submit a modal; ``values`` maps block id → action id → the typed text, or the
+        element's whole state as Slack sends it (``{"type": "static_select",
+        "selected_option": {...}}``, ``{"type": "number_input", "value": "25"}``)."""
         state = {
             block: {
-                action: {"type": "plain_text_input", "value": text}
-                for action, text in actions.items()
+                action: value
+                if isinstance(value, dict)
+                else {"type": "plain_text_input", "value": value}
+                for action, value in actions.items()
             }
             for block, actions in values.items()
         }

@@ -14,14 +14,12 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.conftest import restored_process_state
 from tests.e2e.test_sandbox_browser import (
     act_as,
     button,
@@ -38,25 +36,6 @@ APPROVE = "approval.approve"
 APPROVE_FORM = "approval.approve_form"
 REJECT = "approval.reject"
 REF_RE = re.compile(r"Ref ([A-Z2-7]{6})")
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Any]:
-    """conftest's sandbox, on a fresh moto. moto keeps its backends in the process: a sandbox
-    started earlier in this process (test_sandbox_browser.py's) left its table and queues
-    behind, and a second one could not create them. Reset before, and after for the next."""
-    from moto.moto_api._internal.models import moto_api_backend
-
-    from bot.local.sandbox import Sandbox
-
-    with restored_process_state():
-        moto_api_backend.reset()
-        running = Sandbox(port=0).start()
-        try:
-            yield running
-        finally:
-            running.stop()
-            moto_api_backend.reset()
 
 
 # --- helpers --------------------------------------------------------------------------------------

@@ -30,6 +30,8 @@ from tests.functional.conftest import (
     Aws,
     Interactions,
     Posted,
+    invoke_notifier,
+    receive,
     request_approval,
     wait_for_status,
 )
@@ -67,7 +69,7 @@ def team(slack: SlackStandIn) -> SlackStandIn:
 
 
 def approve_via_form(
-    interactions: Interactions, user: str, posted: Posted, values: dict[str, str]
+    interactions: Interactions, user: str, posted: Posted, values: dict[str, str | dict]
 ) -> dict | None:
     """Click Approve… (or Approve with note…), fill the modal, submit; the ack body or None."""
     interactions.slack.click(user, CHANNEL, posted.ts, Action.APPROVE_FORM)
@@ -230,11 +232,22 @@ def test_inputs_are_validated_and_passed_to_the_workflow(
     }
     assert stored(aws, posted.approval_id).status is Status.PENDING
 
-    ok = approve_via_form(
+    ok = approve_via_form(  # in the shapes Slack sends for number and select elements
         interactions,
         ANA,
         posted,
-        {"ticket": "CHG-42", "rollout": "25", "window": "tonight", Input.COMMENT_BLOCK: "go"},
+        {
+            "ticket": "CHG-42",
+            "rollout": {"type": "number_input", "value": "25"},
+            "window": {
+                "type": "static_select",
+                "selected_option": {
+                    "text": {"type": "plain_text", "text": "tonight"},
+                    "value": "tonight",
+                },
+            },
+            Input.COMMENT_BLOCK: "go",
+        },
     )
     assert ok is None
     assert wait_for_status(aws, posted.execution_arn)["status"] == "SUCCEEDED"
@@ -372,3 +385,30 @@ def test_audit_trail_in_history_and_export(
     capsys.readouterr()  # drop what the handlers printed (their metrics)
     assert audit.main(["export", "--table", TABLE, "--since", "2000-01-01T00:00:00Z"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 3
+
+
+def test_history_shows_only_requests_of_channels_the_reader_is_in(
+    aws: Aws,
+    stack: ExampleStack,
+    notifier: ModuleType,
+    team: SlackStandIn,
+    interactions: Interactions,
+) -> None:
+    team.add_channel("C0PRIVATE", "private", members=[ANA, BO])
+    request_approval(aws, stack, notifier, team, "public-one")
+    execution = aws.sfn.start_execution(
+        stateMachineArn=stack.state_machine_arn,
+        name="private-one",
+        input=json.dumps({"service": "vault", "channel": "C0PRIVATE"}),
+    )["executionArn"]
+    (message,) = receive(aws, stack.queues.url, 1)
+    assert invoke_notifier(notifier, stack, [message]) == {"batchItemFailures": []}
+    assert execution
+
+    def history(user: str) -> str:
+        return json.dumps(interactions.slack.command(user, CHANNEL, "history").json()["blocks"])
+
+    assert "Deploy vault" in history(ANA)
+    assert "Deploy checkout" in history(ANA)
+    assert "Deploy vault" not in history(EVE)
+    assert "Deploy checkout" in history(EVE)
