@@ -23,7 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.authorization.authorize import Authorize
 from slack_sdk import WebClient
 
 from bot.blocks import (
@@ -261,20 +263,56 @@ class Listeners:
         log.error("interaction failed: %s", type(error).__name__, exc_info=error)
 
 
+class KnownBotToken(Authorize):
+    """Bolt's ``authorize`` for this single-workspace app: the bot token is already known.
+
+    Bolt's default for a token-only app (``SingleTeamAuthorization``) calls ``auth.test`` on
+    the first request of every execution environment, before the listener may ack: a Slack
+    round trip on every cold click, for the bot's own ids, which no listener uses. The request
+    itself is authenticated by its signature (``RequestVerification``, which runs first).
+    """
+
+    def __init__(self, bot_token: str) -> None:
+        self._bot_token = bot_token
+
+    def __call__(
+        self,
+        *,
+        context: BoltContext,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None,
+        actor_enterprise_id: str | None = None,
+        actor_team_id: str | None = None,
+        actor_user_id: str | None = None,
+    ) -> AuthorizeResult:
+        return AuthorizeResult(
+            enterprise_id=enterprise_id,
+            team_id=team_id,
+            user_id=user_id,
+            bot_token=self._bot_token,
+        )
+
+
 def build_app(
     service: ApprovalService,
     *,
     signing_secret: str,
     client: WebClient,
+    bot_token: str | None = None,
     name: str = "sfn-approvals-bolt",  # not the Powertools logger name: Bolt reconfigures its own
 ) -> App:
-    """The Bolt app of the interactions function (and of the sandbox / Socket Mode)."""
+    """The Bolt app of the interactions function (and of the sandbox / Socket Mode).
+
+    With ``bot_token`` the app authorizes every request with it (:class:`KnownBotToken`)
+    instead of Bolt's default ``auth.test`` on each execution environment's first request.
+    """
     app = App(
         name=name,
         client=client,
         signing_secret=signing_secret,
+        authorize=KnownBotToken(bot_token) if bot_token else None,
         process_before_response=True,
-        # The bot's identity is not needed to answer clicks: skip auth.test on cold starts.
         token_verification_enabled=False,
         request_verification_enabled=True,
         ignoring_self_events_enabled=False,

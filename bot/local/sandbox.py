@@ -282,6 +282,7 @@ class Sandbox:
             build_service(settings, web_client=web_client),
             signing_secret=settings.signing_secret(),
             client=web_client,
+            bot_token=web_client.token,
         )
         self.socket = SocketModeHandler(app, os.environ["SLACK_APP_TOKEN"])
         self.socket.connect()  # type: ignore[no-untyped-call]
