@@ -567,11 +567,16 @@ def _check_keys(raw: Mapping[str, Any]) -> None:
     )
 
 
+def _escaped_len(text: str) -> int:
+    """Length once ``&``, ``<`` and ``>`` are escaped for Slack (as ``bot.blocks.escape`` does)."""
+    return len(text) + 4 * text.count("&") + 3 * text.count("<") + 3 * text.count(">")
+
+
 def _parse_fields(raw: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     fields = []
     for label, value in _pairs(raw, "fields", max_items=MAX_FIELDS):
         text = _render_value(value)
-        if len(label) + len(text) + 4 > MAX_FIELD_CHARS:
+        if _escaped_len(label) + _escaped_len(text) + 4 > MAX_FIELD_CHARS:
             raise _fail(
                 f"fields[{label!r}]", f"is longer than Slack's {MAX_FIELD_CHARS} characters"
             )

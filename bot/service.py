@@ -272,7 +272,9 @@ class ApprovalService:
     ) -> str | None:
         try:
             return self._slack.find_post(request.channel, request.approval_id, since=since)
-        except (SlackUnavailable, SlackRejected) as exc:
+        except SlackRejected:
+            return None  # the channel is unknown or closed to the bot: nothing was posted there
+        except SlackUnavailable as exc:
             # Without the history we cannot tell whether the crashed attempt posted: posting
             # again could duplicate, so retry later (and in the end keep it in the DLQ). Only
             # a read failed, so the next attempt need not wait.
@@ -333,18 +335,23 @@ class ApprovalService:
                 "This is a high-risk request: only people with two-factor authentication "
                 "turned on in Slack can decide it."
             )
+        try:
+            return self._not_an_approver(approval, user)
+        except (SlackUnavailable, SlackRejected):
+            return "Slack did not tell whether you are an approver, so nothing changed. Try again."
+
+    def _not_an_approver(self, approval: Approval, user: UserInfo) -> str | None:
         approvers = approval.approvers(self._policy.default_approvers)
-        if approvers:
-            if user.id in approvers:
+        if not approvers:
+            if user.id in self._slack.channel_members(approval.channel):
                 return None
-            for group in (a for a in approvers if USERGROUP_ID_RE.match(a)):
-                if user.id in self._slack.usergroup_members(group):
-                    return None
-            who = ", ".join(mention(a) for a in approvers)
-            return f"Only {who} can decide this request."
-        if user.id in self._slack.channel_members(approval.channel):
+            return f"Only members of <#{approval.channel}> can decide this request."
+        if user.id in approvers:
             return None
-        return f"Only members of <#{approval.channel}> can decide this request."
+        for group in (a for a in approvers if USERGROUP_ID_RE.match(a)):
+            if user.id in self._slack.usergroup_members(group):
+                return None
+        return f"Only {', '.join(mention(a) for a in approvers)} can decide this request."
 
     def check(self, approval_id: str, user_id: str) -> DecisionResult:
         """Before opening the reject modal: may ``user_id`` decide it now (ALLOWED), or why not."""
@@ -354,7 +361,9 @@ class ApprovalService:
             return DecisionResult(Verdict.NOT_FOUND, "This approval request no longer exists.")
         if approval.status is not Status.PENDING:
             return DecisionResult(Verdict.TOO_LATE, describe_decision(approval), approval)
-        user = self._slack.user_info(user_id)
+        user = self._who(user_id)
+        if isinstance(user, DecisionResult):
+            return user
         refusal = self.refusal(approval, user)
         if refusal is not None:
             self._refused(approval, user, refusal)
@@ -373,6 +382,18 @@ class ApprovalService:
         except ApprovalNotFound:
             return None, {FORM_COMMENT: "This approval request no longer exists."}
         return read_approve_form(approval, raw)
+
+    def _who(self, user_id: str) -> UserInfo | DecisionResult:
+        """The user, from Slack; or why they cannot decide now. Directory answers (users,
+        groups, channel members) are needed to authorize, so their failures refuse."""
+        try:
+            return self._slack.user_info(user_id)
+        except SlackRejected:
+            return DecisionResult(Verdict.REFUSED, "Slack does not know your account here.")
+        except SlackUnavailable:
+            return DecisionResult(
+                Verdict.UNAVAILABLE, "Slack did not answer in time, so nothing changed. Try again."
+            )
 
     def _refused(self, approval: Approval, user: UserInfo, reason: str) -> None:
         log.warning("decision refused", extra={"user": user.id, "reason": reason})
@@ -403,7 +424,9 @@ class ApprovalService:
             return DecisionResult(Verdict.NOT_FOUND, "This approval request no longer exists.")
         if approval.status is not Status.PENDING:
             return self._revisit(approval, user_id, outcome)
-        user = self._slack.user_info(user_id)
+        user = self._who(user_id)
+        if isinstance(user, DecisionResult):
+            return user
         refusal = self.refusal(approval, user)
         if refusal is None and outcome == "approved" and approval.spec.needs_form and not form:
             refusal = "This request needs the approve form: use the Approve… button."

@@ -23,10 +23,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from slack_bolt import Ack, App, BoltContext, Respond
+from slack_bolt import Ack, App, BoltContext, BoltResponse, Respond
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.authorization.authorize import Authorize
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.blocks import (
     HELP_TEXT,
@@ -39,14 +40,31 @@ from bot.blocks import (
 )
 from bot.ids import Action, Command, Input, Modal
 from bot.service import FORM_CODE, FORM_COMMENT, ApprovalService, Verdict
+from bot.slack_gateway import SlackRejected, SlackUnavailable
 
 log = logging.getLogger(__name__)
 HISTORY_DEFAULT: Final = 10
 
 APPROVAL_ID_RE: Final = re.compile(r"^[a-z2-7]{26}$")
+SLACK_DID_NOT_ANSWER: Final = "Slack did not answer in time, so nothing changed. Please try again."
 INVALID_BUTTON: Final = (
     "This button is not valid any more. Use `/approvals` to see what is pending."
 )
+
+
+class MalformedPayload(ValueError):
+    """A signed request whose payload is not shaped like Slack's: answered 400, nothing done."""
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _user_id(body: dict[str, Any]) -> str:
+    user = _dict(body.get("user")).get("id") or body.get("user_id")
+    if not isinstance(user, str) or not user:
+        raise MalformedPayload("the payload names no user")
+    return user
 
 
 @dataclass(frozen=True)
@@ -59,39 +77,44 @@ class Click:
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> Click:
-        action = (body.get("actions") or [{}])[0]
+        actions = body.get("actions")
+        action = _dict(actions[0]) if isinstance(actions, list) and actions else {}
         value = action.get("value")
         approval_id = value if isinstance(value, str) and APPROVAL_ID_RE.match(value) else None
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        channel = _dict(body.get("channel")).get("id") or _dict(body.get("container")).get(
             "channel_id"
         )
-        return cls(approval_id, str(body["user"]["id"]), channel)
+        return cls(approval_id, _user_id(body), channel if isinstance(channel, str) else None)
+
+
+def _state(view: dict[str, Any]) -> dict[str, Any]:
+    return _dict(_dict(view.get("state")).get("values"))
 
 
 def _reason(view: dict[str, Any]) -> str:
-    values = view.get("state", {}).get("values", {})
-    raw = values.get(Input.REASON_BLOCK, {}).get(Input.REASON_INPUT, {}).get("value")
+    raw = _dict(_dict(_state(view).get(Input.REASON_BLOCK)).get(Input.REASON_INPUT)).get("value")
     return raw.strip() if isinstance(raw, str) else ""
 
 
 def _metadata(view: dict[str, Any]) -> dict[str, Any]:
+    raw = view.get("private_metadata")
+    if not isinstance(raw, str):
+        return {}
     try:
-        data = json.loads(view.get("private_metadata") or "{}")
+        data = json.loads(raw or "{}")
     except ValueError:
         return {}
-    return data if isinstance(data, dict) else {}
+    return _dict(data)
 
 
 def _form_values(view: dict[str, Any]) -> dict[str, str | None]:
     """The approve modal's state as {input name | "comment" | "code": typed or picked text}."""
     values: dict[str, str | None] = {}
-    state = view.get("state", {}).get("values", {})
-    for block_id, actions in state.items():
-        element = (actions or {}).get(Input.VALUE, {}) or {}
+    for block_id, actions in _state(view).items():
+        element = _dict(_dict(actions).get(Input.VALUE))
         raw = element.get("value")
-        selected = element.get("selected_option") or {}
-        value = raw if raw is not None else selected.get("value")
-        name = block_id.removeprefix(Input.FIELD_PREFIX)
+        value = raw if raw is not None else _dict(element.get("selected_option")).get("value")
+        name = str(block_id).removeprefix(Input.FIELD_PREFIX)
         values[name] = value if isinstance(value, str) else None
     return values
 
@@ -104,6 +127,13 @@ def _form_errors(errors: dict[str, str]) -> dict[str, str]:
 
 def _ack_only(ack: Ack) -> None:
     ack()
+
+
+def _post_ephemeral(client: WebClient, channel: str, user: str, text: str) -> None:
+    try:
+        client.chat_postEphemeral(channel=channel, user=user, text=text)
+    except SlackApiError as exc:  # the answer is lost; the decision is not
+        log.warning("ephemeral answer failed: %s", exc.response.get("error"))
 
 
 def _tell(respond: Respond, text: str) -> None:
@@ -185,14 +215,14 @@ class Listeners:
         approval_id = meta.get("approval_id")
         if not isinstance(approval_id, str) or not APPROVAL_ID_RE.match(approval_id):
             return
-        user_id = str(body["user"]["id"])
+        user_id = _user_id(body)
         form, _ = self.service.approve_form(approval_id, _form_values(view))
         if form is None:
             return  # validate_approve_form kept the modal open with the errors
         result = self.service.decide(approval_id, user_id, "approved", form=form)
         channel = meta.get("channel_id") or (result.approval.channel if result.approval else None)
-        if result.text and channel:
-            client.chat_postEphemeral(channel=channel, user=user_id, text=result.text)
+        if result.text and isinstance(channel, str):
+            _post_ephemeral(client, channel, user_id, result.text)
 
     # Reject ----------------------------------------------------------------------------------
 
@@ -220,47 +250,62 @@ class Listeners:
         approval_id = meta.get("approval_id")
         if not reason or not isinstance(approval_id, str) or not APPROVAL_ID_RE.match(approval_id):
             return  # refused by validate_reason, or forged metadata: nothing to decide
-        user_id = str(body["user"]["id"])
+        user_id = _user_id(body)
         result = self.service.decide(approval_id, user_id, "rejected", reason)
         channel = meta.get("channel_id") or (result.approval.channel if result.approval else None)
-        if result.text and channel:
-            client.chat_postEphemeral(channel=channel, user=user_id, text=result.text)
+        if result.text and isinstance(channel, str):
+            _post_ephemeral(client, channel, user_id, result.text)
 
     # /approvals --------------------------------------------------------------------------------
 
     def approvals_command(self, ack: Ack, command: dict[str, Any]) -> None:
-        words = (command.get("text") or "").strip().lower().split()
+        user_id = _user_id(command)
+        text = command.get("text")
+        words = (text if isinstance(text, str) else "").strip().lower().split()
         sub = words[0] if words else ""
         if sub == "history":
             count = int(words[1]) if len(words) > 1 and words[1].isdecimal() else HISTORY_DEFAULT
             limit = max(1, min(count, MAX_HISTORY))
-            message = history_list(self.service.history(str(command["user_id"]), limit))
+            message = history_list(self.service.history(user_id, limit))
             ack(text=message.text, blocks=message.blocks, response_type="ephemeral")
             return
         if sub not in ("", "mine", "all", "list"):
             ack(text=HELP_TEXT, response_type="ephemeral")
             return
         mine = sub == "mine"
-        page = self.service.pending(str(command["user_id"]), mine=mine)
+        try:
+            page = self.service.pending(user_id, mine=mine)
+        except (SlackUnavailable, SlackRejected):
+            ack(text=SLACK_DID_NOT_ANSWER, response_type="ephemeral")
+            return
         message = pending_list(page.approvals, cursor=page.cursor, mine=mine)
         ack(text=message.text, blocks=message.blocks, response_type="ephemeral")
 
     def more(self, body: dict[str, Any], respond: Respond) -> None:
-        action = (body.get("actions") or [{}])[0]
+        user_id = _user_id(body)
+        actions = body.get("actions")
+        action = _dict(actions[0]) if isinstance(actions, list) and actions else {}
         try:
             value = json.loads(action.get("value") or "{}")
             cursor, mine = str(value["cursor"]), bool(value.get("mine"))
-        except (ValueError, KeyError, TypeError):
+            page = self.service.pending(user_id, mine=mine, cursor=cursor)
+        except (ValueError, KeyError, TypeError):  # a forged button or cursor
             _tell(respond, INVALID_BUTTON)
             return
-        page = self.service.pending(str(body["user"]["id"]), mine=mine, cursor=cursor)
+        except (SlackUnavailable, SlackRejected):
+            _tell(respond, SLACK_DID_NOT_ANSWER)
+            return
         message = pending_list(page.approvals, cursor=page.cursor, mine=mine, continued=True)
         respond(text=message.text, blocks=message.blocks, replace_original=True)
 
     @staticmethod
-    def on_error(error: Exception) -> None:
+    def on_error(error: Exception) -> BoltResponse | None:
+        if isinstance(error, MalformedPayload):
+            log.warning("malformed payload: %s", error)
+            return BoltResponse(status=400, body=f"malformed payload: {error}")
         # Never log payloads wholesale: they carry response URLs and trigger ids.
         log.error("interaction failed: %s", type(error).__name__, exc_info=error)
+        return None
 
 
 class KnownBotToken(Authorize):
@@ -300,7 +345,9 @@ def build_app(
     signing_secret: str,
     client: WebClient,
     bot_token: str | None = None,
-    name: str = "sfn-approvals-bolt",  # not the Powertools logger name: Bolt reconfigures its own
+    # Not "sfn-approvals…": Bolt reconfigures the logger of that name, and Powertools keeps
+    # records of loggers named like its own service off the root handler.
+    name: str = "slack-bolt-app",
 ) -> App:
     """The Bolt app of the interactions function (and of the sandbox / Socket Mode).
 

@@ -22,7 +22,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.blocks import Message, metadata_for
 from bot.ids import METADATA_EVENT_TYPE
 
-# Errors that mean "this request can never be posted as it is".
+# Errors that mean "this can never work as it is": retrying cannot help.
 REJECTED_ERRORS: Final = frozenset(
     {
         "channel_not_found",
@@ -41,6 +41,9 @@ REJECTED_ERRORS: Final = frozenset(
         "restricted_action_non_threadable_channel",
         "team_access_not_granted",
         "ekm_access_denied",
+        "user_not_found",
+        "user_not_visible",
+        "no_such_subteam",
     }
 )
 

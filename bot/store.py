@@ -27,6 +27,7 @@ from bot.models import (
     ApprovalSpec,
     AuditEvent,
     Decision,
+    InvalidApprovalRequest,
     Status,
     TaskToken,
     format_time,
@@ -96,6 +97,11 @@ def _millis(moment: datetime) -> int:
 def _get_s(item: Mapping[str, Any], name: str) -> str | None:
     value = item.get(name)
     return value["S"] if value and "S" in value else None
+
+
+def _is_too_large(exc: ClientError) -> bool:
+    error = exc.response.get("Error", {})
+    return error.get("Code") == "ValidationException" and "size" in str(error.get("Message"))
 
 
 def _is_condition_failure(exc: ClientError) -> bool:
@@ -260,6 +266,11 @@ class ApprovalStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
+            if _is_too_large(exc):
+                raise InvalidApprovalRequest(
+                    "the request is too large to keep (DynamoDB items are limited to 400 KB): "
+                    "send a smaller Payload"
+                ) from None
             if not _is_condition_failure(exc):
                 raise
             existing = _old_item(exc)
@@ -374,8 +385,16 @@ class ApprovalStore:
             "Limit": limit,
         }
         if cursor:
-            kwargs["ExclusiveStartKey"] = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        result = self._db.query(**kwargs)
+            start = json.loads(base64.urlsafe_b64decode(cursor.encode()))  # ValueError if forged
+            if not isinstance(start, dict):
+                raise ValueError("invalid cursor")
+            kwargs["ExclusiveStartKey"] = start
+        try:
+            result = self._db.query(**kwargs)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ValidationException" and cursor:
+                raise ValueError("invalid cursor") from None
+            raise
         last = result.get("LastEvaluatedKey")
         next_cursor = base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
         return Page([approval_from_item(i) for i in result.get("Items", [])], next_cursor)

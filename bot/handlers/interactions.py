@@ -14,10 +14,11 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from slack_sdk.signature import SignatureVerifier
 
 from bot.config import load_settings
 from bot.handlers.tracing import traced, tracer_if_enabled
-from bot.lambda_bolt import lambda_request_handler
+from bot.lambda_bolt import lambda_request_handler, screen
 from bot.slack_app import build_app
 from bot.wiring import build_service, slack_client
 
@@ -35,10 +36,14 @@ app = build_app(
     bot_token=web_client.token,
 )
 slack_handler = lambda_request_handler(app)
+verifier = SignatureVerifier(settings.signing_secret())
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @traced(tracer)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    refused = screen(event, verifier)
+    if refused is not None:
+        return refused
     response: dict[str, Any] = slack_handler.handle(event, context)  # type: ignore[no-untyped-call]
     return response

@@ -12,7 +12,14 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from bot.ids import Action, Input, Modal
+from bot.local.events import LocalContext
 from bot.local.infra import ExampleStack
+from bot.local.slack_requests import (
+    api_gateway_v2_event,
+    block_actions_body,
+    sign,
+    signed_form_headers,
+)
 from bot.local.slack_standin import SlackStandIn
 from bot.models import Status
 from bot.store import ApprovalStore
@@ -22,6 +29,7 @@ from tests.functional.conftest import (
     CHANNEL,
     CY,
     EVE,
+    SIGNING_SECRET,
     TABLE,
     Aws,
     Interactions,
@@ -290,8 +298,6 @@ def test_transient_step_functions_failure_after_the_claim_leaves_it_decidable(
 def test_status_change_event_expires_the_approval_and_updates_the_message(
     aws: Aws, slack: SlackStandIn, posted: Posted, expirations: ModuleType
 ) -> None:
-    from bot.local.events import LocalContext
-
     aws.sfn.stop_execution(executionArn=posted.execution_arn, error="Cancelled")
     event = {
         "version": "0",
@@ -324,3 +330,65 @@ def test_status_change_event_expires_the_approval_and_updates_the_message(
     assert all(b["type"] != "actions" for b in blocks)
     # A repeated event changes nothing.
     assert expirations.handler(event, LocalContext(function_name="expirations")) == {"expired": 0}
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status"),
+    [
+        ("not json", {"content-type": "application/json"}, 401),
+        ("payload=x", {"x-slack-request-timestamp": "now", "x-slack-signature": "v0=x"}, 401),
+        ("payload=x", {"x-slack-signature": "v0=é"}, 401),
+    ],
+)
+def test_requests_not_signed_by_slack_get_401_before_any_parsing(
+    posted: Posted, interactions: Interactions, body: str, headers: dict, status: int
+) -> None:
+    event = api_gateway_v2_event(body, headers)
+    response = interactions.module.handler(event, LocalContext(function_name="interactions"))
+    assert response["statusCode"] == status
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("payload=x", "application/x-www-form-urlencoded"),
+        ("payload=%5B%5D", "application/x-www-form-urlencoded"),
+        ('{"type": "event_callback", "event": null}', "application/json"),
+        ("hello=world", "application/x-www-form-urlencoded"),
+    ],
+)
+def test_signed_bodies_not_shaped_like_slack_get_400(
+    aws: Aws, posted: Posted, interactions: Interactions, body: str, content_type: str
+) -> None:
+    response = interactions.slack._send(
+        body, {"content-type": content_type, **sign(SIGNING_SECRET, body)}
+    )
+    assert response.status == 400
+    assert stored(aws, posted.approval_id).status is Status.PENDING
+
+
+def test_a_click_without_a_user_is_a_400_and_changes_nothing(
+    aws: Aws, posted: Posted, interactions: Interactions
+) -> None:
+    body = block_actions_body(
+        user_id=ANA,
+        user_name="ana",
+        team_id="T0STANDIN",
+        channel_id=CHANNEL,
+        message_ts=posted.ts,
+        action_id=Action.REJECT,
+        value=posted.approval_id,
+        block_id="b",
+    ).replace("%22user%22%3A%7B%22id%22%3A%22U0ANA%22", "%22user%22%3A%7B%22x%22%3A%22U0ANA%22")
+    response = interactions.slack._send(body, signed_form_headers(SIGNING_SECRET, body))
+    assert response.status == 400
+    assert stored(aws, posted.approval_id).status is Status.PENDING
+
+
+def test_a_user_slack_does_not_know_is_refused_privately(
+    aws: Aws, slack: SlackStandIn, posted: Posted, interactions: Interactions
+) -> None:
+    interactions.slack.raw_click("U0GHOST", CHANNEL, Action.APPROVE, posted.approval_id)
+    interactions.wait()
+    assert ephemeral_texts(slack, "U0GHOST") == ["Slack does not know your account here."]
+    assert stored(aws, posted.approval_id).status is Status.PENDING
