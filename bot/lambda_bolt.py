@@ -67,17 +67,54 @@ def _shape_problem(body: str, content_type: str) -> dict[str, Any] | None:
             return _malformed("this app receives no events")
         return None
     form = parse_qs(body, keep_blank_values=True)
-    if "command" in form or "ssl_check" in form:
+    if "ssl_check" in form:
         return None
+    if "command" in form:
+        user = (form.get("user_id") or [""])[0]
+        return None if user else _malformed("the slash command names no user")
     if "payload" not in form:
         return _malformed("neither an interaction nor a slash command")
-    payload = _json(form["payload"][0])
+    problem = _payload_problem(_json(form["payload"][0]))
+    return _malformed(problem) if problem else None
+
+
+_OBJECTS: Final = ("user", "channel", "team", "enterprise", "container", "message", "state")
+
+
+def _payload_problem(payload: Any) -> str | None:
+    """What makes an interaction payload unlike Slack's, for the shapes Bolt and the listeners
+    rely on (Bolt builds its context from these before any listener can refuse them)."""
     if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
-        return _malformed("the payload is not an interaction")
+        return "the payload is not an interaction"
+    for key in _OBJECTS:
+        if payload.get(key) is not None and not isinstance(payload[key], dict):
+            return f"{key} is not an object"
+    user = payload.get("user") or {}
+    if not isinstance(user.get("id"), str) or not user["id"]:
+        return "the payload names no user"
     urls = payload.get("response_urls")
-    if urls is not None and (not isinstance(urls, list) or len(urls) > 1):
+    if urls is not None and (
+        not isinstance(urls, list) or len(urls) > 1 or not all(isinstance(u, dict) for u in urls)
+    ):
         # The app's modals ask for no response URL; and slack-bolt 1.30.0 fails on several.
-        return _malformed("unexpected response_urls")
+        return "unexpected response_urls"
+    return _parts_problem(payload)
+
+
+def _parts_problem(payload: dict[str, Any]) -> str | None:
+    """The clicked actions of a click, the view of a modal submission."""
+    if payload["type"] == "block_actions":
+        actions = payload.get("actions")
+        if not isinstance(actions, list) or not actions:
+            return "a click without actions"
+        if not all(isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions):
+            return "an action is not an object with an action_id"
+    if payload["type"] in ("view_submission", "view_closed"):
+        view = payload.get("view")
+        if not isinstance(view, dict) or not isinstance(view.get("callback_id"), str):
+            return "a view without a callback_id"
+        if not isinstance(view.get("type"), str):
+            return "a view without a type"
     return None
 
 

@@ -219,9 +219,13 @@ class ApprovalService:
             self._fail_invalid(envelope.task_token, str(exc))
             return RequestOutcome.INVALID
 
-        posting = self._store.begin_posting(
-            request, now=now, lease_seconds=self._policy.post_lease_seconds
-        )
+        try:
+            posting = self._store.begin_posting(
+                request, now=now, lease_seconds=self._policy.post_lease_seconds
+            )
+        except InvalidApprovalRequest as exc:  # too large to keep
+            self._fail_invalid(envelope.task_token, str(exc))
+            return RequestOutcome.INVALID
         if posting.outcome is Begin.EXISTS:
             log.info("duplicate delivery skipped", extra={"status": posting.approval.status})
             return RequestOutcome.DUPLICATE

@@ -99,6 +99,34 @@ def _get_s(item: Mapping[str, Any], name: str) -> str | None:
     return value["S"] if value and "S" in value else None
 
 
+MAX_ITEM_BYTES: Final = 400 * 1024
+
+
+def _too_large() -> InvalidApprovalRequest:
+    return InvalidApprovalRequest(
+        "the request is too large to keep (DynamoDB items are limited to 400 KB, and the "
+        "approval object is stored twice): send a smaller Payload"
+    )
+
+
+def item_size(item: Mapping[str, Any]) -> int:
+    """A DynamoDB item's size as DynamoDB counts it: attribute names and values in UTF-8
+    bytes, numbers up to 21 bytes, 3 bytes plus 1 per element for maps and lists."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def _value_size(value: Mapping[str, Any]) -> int:
+    if "S" in value:
+        return len(value["S"].encode())
+    if "N" in value:
+        return min(21, len(value["N"]))
+    if "M" in value:
+        return 3 + sum(len(k.encode()) + 1 + _value_size(v) for k, v in value["M"].items())
+    if "L" in value:
+        return 3 + sum(1 + _value_size(v) for v in value["L"])
+    return 1
+
+
 def _is_too_large(exc: ClientError) -> bool:
     error = exc.response.get("Error", {})
     return error.get("Code") == "ValidationException" and "size" in str(error.get("Message"))
@@ -258,6 +286,8 @@ class ApprovalStore:
         }
         if request.execution_arn:
             item["execution_arn"] = _s(request.execution_arn)
+        if item_size(item) > MAX_ITEM_BYTES:  # checked here too: DynamoDB would refuse it
+            raise _too_large()
         try:
             self._db.put_item(
                 TableName=self._table,
@@ -267,10 +297,7 @@ class ApprovalStore:
             )
         except ClientError as exc:
             if _is_too_large(exc):
-                raise InvalidApprovalRequest(
-                    "the request is too large to keep (DynamoDB items are limited to 400 KB): "
-                    "send a smaller Payload"
-                ) from None
+                raise _too_large() from None
             if not _is_condition_failure(exc):
                 raise
             existing = _old_item(exc)

@@ -4,8 +4,9 @@
 // Lambda's code directory (/var/task) is read-only, so CPython cannot cache what it compiles
 // there: without .pyc files every cold start compiles every imported module from source
 // (measured: 2.3x the cold start, docs/performance.md). The Framework zips files with a fixed
-// date, so timestamp-checked .pyc files would look stale; these are "unchecked-hash" ones,
-// valid for the code they were compiled from, which a deployed package never changes.
+// date, so timestamp-checked .pyc files would look stale; these are "checked-hash" ones: the
+// interpreter compares a hash of the source, so they are used on Lambda, and a later edit of
+// the working tree (where `make package` compiles) is never shadowed by stale bytecode.
 //
 // Bytecode is specific to a CPython version: the interpreter that compiles (SLS_PYTHON_BIN,
 // as serverless-python-requirements uses) must match provider.runtime, or packaging stops.
@@ -49,7 +50,7 @@ class Bytecode {
     if (present.length === 0) return;
     execFileSync(
       python,
-      ['-m', 'compileall', '-q', '-f', '-j', '0', '--invalidation-mode', 'unchecked-hash', ...present],
+      ['-m', 'compileall', '-q', '-f', '-j', '0', '--invalidation-mode', 'checked-hash', ...present],
       { cwd, stdio: 'inherit' }
     );
     this.serverless.cli.log(`Compiled ${present.join(', ')} for ${runtime}`);

@@ -644,14 +644,14 @@ def test_bot_artifact_holds_bot_and_aarch64_wheels_only(package_default: Package
     assert all(n.endswith(".cpython-311-aarch64-linux-gnu.so") for n in compiled), compiled
     for excluded in ("bot/local/", "tests/", "infra/", "node_modules/", ".venv/", "benchmarks/"):
         assert not any(n.startswith(excluded) for n in names), excluded
-    # Bytecode for the runtime (infra/serverless/bytecode.js), unchecked-hash, nothing else.
+    # Bytecode for the runtime (infra/serverless/bytecode.js), checked-hash, nothing else.
     pyc = [n for n in names if n.endswith(".pyc")]
     assert "bot/handlers/__pycache__/interactions.cpython-311.pyc" in pyc
     assert any(n.startswith("slack_bolt/__pycache__/") for n in pyc)
     assert all(".cpython-311." in n for n in pyc), [n for n in pyc if ".cpython-311." not in n]
     with zipfile.ZipFile(package_default.directory / f"{SERVICE}.zip") as archive:
         flags = int.from_bytes(archive.read(pyc[0])[4:8], "little")
-    assert flags == 0b01, "unchecked-hash .pyc (the zip keeps no source timestamps)"
+    assert flags == 0b11, "checked-hash .pyc (the zip keeps no source timestamps)"
     assert "serverless.yml" not in names
     size = (package_default.directory / f"{SERVICE}.zip").stat().st_size
     assert size < 50 * 1024 * 1024  # Lambda's limit for a zip uploaded directly
