@@ -158,23 +158,9 @@ class LambdaListenerRunner(ThreadListenerRunner):
         return lazy
 
 
-def lean_lazy_requests(app: App) -> None:
-    """Run the app's listeners with :class:`LambdaListenerRunner` (same handlers, executor and
-    lazy runner as Bolt built)."""
-    runner = app._listener_runner
-    app._listener_runner = LambdaListenerRunner(
-        logger=runner.logger,
-        process_before_response=runner.process_before_response,
-        listener_error_handler=runner.listener_error_handler,
-        listener_start_handler=runner.listener_start_handler,
-        listener_completion_handler=runner.listener_completion_handler,
-        listener_executor=runner.listener_executor,
-        lazy_listener_runner=runner.lazy_listener_runner,
-    )
-
-
 def lambda_request_handler(app: App) -> SlackRequestHandler:
-    """Bolt's Lambda adapter for ``app``, with the lean lazy-listener start."""
+    """Bolt's Lambda adapter for ``app``, its listeners run by :class:`LambdaListenerRunner`
+    (the same handlers, executor and lazy runner as Bolt built)."""
     handler = SlackRequestHandler(app)  # installs LambdaLazyListenerRunner
     runner = app._listener_runner
     app._listener_runner = LambdaListenerRunner(
