@@ -200,8 +200,9 @@ class Soak:
         self.sandbox.standin.inject(self.rng.choice(methods), fault)
         self.faults.add(f"slack_{kind}")
 
-    def deliver_all(self, rounds: int = 80) -> None:
+    def deliver_all(self) -> None:
         """Lambda's event source mapping, adversarially: every batch delivered twice."""
+        rounds = 80 + self.n // 2  # ~n/10 batches of 10, plus retries and poison receives
         queue = self.sandbox.stack.queues
         sqs = self.sandbox.sqs
         crash_budget = max(1, self.n // 8)
