@@ -97,6 +97,7 @@ class Soak:
         self.crash_ids: set[str] = set()
         self.sent: list[tuple[str, dict[str, str]]] = []
         self.logs = LogScan()
+        self.stuck_kinds: Counter[str] = Counter()
 
     # --- set-up ---------------------------------------------------------------------------------
 
@@ -407,6 +408,7 @@ class Soak:
                 continue
             if approval.status.is_open:
                 stuck += 1
+                self.stuck_kinds[f"{plan.outcome}:{approval.status}"] += 1
             ok = described["status"] == want_status and described.get("error") == want_error
             if ok and approval.status is want_final:
                 as_expected += 1
@@ -444,13 +446,16 @@ class Soak:
 
     def _drain_dlq(self) -> set[str]:
         bodies: set[str] = set()
-        for _ in range(10):
+        empty = 0
+        for _ in range(20 + len(self.poison)):  # bounded; ends after two empty receives
             batch = self.sandbox.sqs.receive_message(
                 QueueUrl=self.sandbox.stack.queues.dlq_url,
                 MaxNumberOfMessages=10,
-                WaitTimeSeconds=0,
+                WaitTimeSeconds=1,
+                VisibilityTimeout=600,
             ).get("Messages", [])
-            if not batch:
+            empty = 0 if batch else empty + 1
+            if empty >= 2:
                 break
             bodies |= {m["Body"] for m in batch}
         return bodies
@@ -524,6 +529,8 @@ def main(argv: list[str] | None = None) -> int:
         if verdict == "VIOLATED":
             violated.append(name)
         print(f"{name:<48} {count:>7}  {verdict}")
+    if soak.stuck_kinds:
+        print(f"stuck, by plan and status: {dict(soak.stuck_kinds)}")
     if nothing:
         print(
             f"\nFAIL: no faults of type {', '.join(nothing)} were injected (raise --n or the rate)"

@@ -352,7 +352,8 @@ class Sandbox:
         found = []
         machines = {self.stack.state_machine_arn, self.short_stack.state_machine_arn} - {""}
         for machine in sorted(machines):
-            for item in self.sfn.list_executions(stateMachineArn=machine)["executions"]:
+            pages = self.sfn.get_paginator("list_executions").paginate(stateMachineArn=machine)
+            for item in (e for page in pages for e in page["executions"]):
                 described = self.sfn.describe_execution(executionArn=item["executionArn"])
                 found.append(
                     {
