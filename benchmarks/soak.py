@@ -105,7 +105,12 @@ class Soak:
         os.environ["POST_LEASE_SECONDS"] = "4"  # > the slowest fault (2.5 s) and the timeout
         os.environ["SLACK_TIMEOUT_SECONDS"] = "2"
         self.sandbox = Sandbox(
-            port=0, background=False, visibility_timeout=2, short_wait_seconds=SHORT_WAIT
+            # As deployed (lease 120 s < visibility 180 s): a redelivery never meets a live
+            # posting lease, so retries do not use up the queue's maxReceiveCount.
+            port=0,
+            background=False,
+            visibility_timeout=5,
+            short_wait_seconds=SHORT_WAIT,
         ).start()
         self.store = ApprovalStore(boto3.client("dynamodb"), os.environ["APPROVALS_TABLE"])
         self.driver = SlackDriver(
