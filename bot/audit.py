@@ -27,12 +27,10 @@ def export(
     until: datetime | None,
     limit: int | None,
 ) -> int:
-    import boto3
-
     from bot.store import ApprovalStore
-    from bot.wiring import AWS_CONFIG
+    from bot.wiring import dynamodb_client
 
-    store = ApprovalStore(boto3.client("dynamodb", config=AWS_CONFIG), table)
+    store = ApprovalStore(dynamodb_client(), table)
     count = 0
     for event in store.audit(since=since, until=until, limit=limit):
         out.write(json.dumps(event.to_dict(), ensure_ascii=False, default=str) + "\n")

@@ -27,16 +27,17 @@ copy_config_to_registered_loggers(source_logger=logger, include={"bot", "slack_b
 tracer = tracer_if_enabled("sfn-approvals")
 
 settings = load_settings()
+signing_secret = settings.signing_secret()
 web_client = slack_client(settings)
 service = build_service(settings, web_client=web_client)
 app = build_app(
     service,
-    signing_secret=settings.signing_secret(),
+    signing_secret=signing_secret,
     client=web_client,
     bot_token=web_client.token,
 )
 slack_handler = lambda_request_handler(app)
-verifier = SignatureVerifier(settings.signing_secret())
+verifier = SignatureVerifier(signing_secret)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -26,7 +26,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bot.config import load_settings
 from bot.handlers.tracing import traced, tracer_if_enabled
-from bot.models import UnprocessableMessage, parse_envelope
+from bot.models import Envelope, UnprocessableMessage, parse_envelope
 from bot.service import RequestOutcome
 from bot.wiring import build_service
 
@@ -50,21 +50,29 @@ _METRIC = {
 MAX_PARALLEL_CHANNELS: Final = 10
 
 
-def submit(record: SQSRecord) -> RequestOutcome:
+Parsed = Envelope | UnprocessableMessage  # a record's body, parsed once per delivery
+
+
+def parse(record: SQSRecord) -> Parsed:
+    try:
+        return parse_envelope(record.body)
+    except UnprocessableMessage as exc:
+        return exc
+
+
+def submit(record: SQSRecord, parsed: Parsed) -> RequestOutcome:
     """Handle one record (on a worker thread; log keys are per thread)."""
     logger.thread_safe_append_keys(message_id=record.message_id)
     try:
-        try:
-            envelope = parse_envelope(record.body)
-        except UnprocessableMessage as exc:
+        if isinstance(parsed, UnprocessableMessage):
             # No token: nothing to fail. Retry, then the DLQ keeps the message for a human.
-            logger.error("unprocessable message", extra={"reason": str(exc)})
-            raise
+            logger.error("unprocessable message", extra={"reason": str(parsed)})
+            raise parsed
         logger.thread_safe_append_keys(
-            approval_id=envelope.task_token.approval_id(), execution_arn=envelope.execution_arn
+            approval_id=parsed.task_token.approval_id(), execution_arn=parsed.execution_arn
         )
         try:
-            outcome = service.submit(envelope)
+            outcome = service.submit(parsed)
         except Exception as exc:
             logger.warning("record failed; it will be retried", extra={"error": str(exc)})
             raise
@@ -74,19 +82,20 @@ def submit(record: SQSRecord) -> RequestOutcome:
         logger.thread_safe_clear_keys()
 
 
-def _channel(record: SQSRecord) -> str:
+def _channel(record: SQSRecord, parsed: Parsed) -> str:
     """Records for one channel are posted in order (Slack rate-limits per channel)."""
-    try:
-        return service.channel_for(parse_envelope(record.body)) or f"-{record.message_id}"
-    except UnprocessableMessage:
+    if isinstance(parsed, UnprocessableMessage):
         return f"-{record.message_id}"
+    return service.channel_for(parsed) or f"-{record.message_id}"
 
 
-def _run_channel(records: list[SQSRecord]) -> dict[str, RequestOutcome | BaseException]:
+def _run_channel(
+    items: list[tuple[SQSRecord, Parsed]],
+) -> dict[str, RequestOutcome | BaseException]:
     results: dict[str, RequestOutcome | BaseException] = {}
-    for record in records:
+    for record, parsed in items:
         try:
-            results[record.message_id] = submit(record)
+            results[record.message_id] = submit(record, parsed)
         except BaseException as exc:  # replayed on the main thread by record_handler
             results[record.message_id] = exc
     return results
@@ -94,10 +103,11 @@ def _run_channel(records: list[SQSRecord]) -> dict[str, RequestOutcome | BaseExc
 
 def post_batch(event: dict[str, Any]) -> dict[str, RequestOutcome | BaseException]:
     """Post a batch: channels in parallel, each channel's records in order."""
-    by_channel: dict[str, list[SQSRecord]] = {}
+    by_channel: dict[str, list[tuple[SQSRecord, Parsed]]] = {}
     for raw in event.get("Records", []):
         record = SQSRecord(raw)
-        by_channel.setdefault(_channel(record), []).append(record)
+        parsed = parse(record)
+        by_channel.setdefault(_channel(record, parsed), []).append((record, parsed))
     groups = list(by_channel.values())
     if len(groups) <= 1:
         return _run_channel(groups[0]) if groups else {}
