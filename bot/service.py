@@ -359,23 +359,40 @@ class ApprovalService:
 
     def check(self, approval_id: str, user_id: str) -> DecisionResult:
         """Before opening the reject modal: may ``user_id`` decide it now (ALLOWED), or why not."""
-        try:
-            approval = self._current(self._store.get(approval_id))
-        except ApprovalNotFound:
-            return DecisionResult(Verdict.NOT_FOUND, "This approval request no longer exists.")
+        approval = self._load(approval_id)
+        if isinstance(approval, DecisionResult):
+            return approval
         if approval.status is not Status.PENDING:
             return DecisionResult(Verdict.TOO_LATE, describe_decision(approval), approval)
-        user = self._who(user_id)
+        user = self._gate(approval, user_id)
         if isinstance(user, DecisionResult):
             return user
-        refusal = self.refusal(approval, user)
-        if refusal is not None:
-            self._refused(approval, user, refusal)
-            return DecisionResult(Verdict.REFUSED, refusal, approval)
         mine = next((v for v in approval.votes if v.actor.id == user_id), None)
         if mine is not None:
             return DecisionResult(Verdict.TOO_LATE, already_voted(approval, mine), approval)
         return DecisionResult(Verdict.ALLOWED, "", approval)
+
+    def _load(self, approval_id: str) -> Approval | DecisionResult:
+        """The approval as it is now (expired if its ``expires_at`` passed), or NOT_FOUND."""
+        try:
+            return self._current(self._store.get(approval_id))
+        except ApprovalNotFound:
+            return DecisionResult(Verdict.NOT_FOUND, "This approval request no longer exists.")
+
+    def _gate(
+        self, approval: Approval, user_id: str, *, form_missing: bool = False
+    ) -> UserInfo | DecisionResult:
+        """The user if they may decide ``approval`` now; else why not (refusals audited)."""
+        user = self._who(user_id)
+        if isinstance(user, DecisionResult):
+            return user
+        refusal = self.refusal(approval, user)
+        if refusal is None and form_missing:
+            refusal = "This request needs the approve form: use the Approve… button."
+        if refusal is not None:
+            self._refused(approval, user, refusal)
+            return DecisionResult(Verdict.REFUSED, refusal, approval)
+        return user
 
     def approve_form(
         self, approval_id: str, raw: dict[str, str | None]
@@ -422,21 +439,15 @@ class ApprovalService:
         Idempotent for the same user and outcome (Lambda retries lazy listeners): a repeated
         call finishes an unfinished claim, or reports the decision already made.
         """
-        try:
-            approval = self._current(self._store.get(approval_id))
-        except ApprovalNotFound:
-            return DecisionResult(Verdict.NOT_FOUND, "This approval request no longer exists.")
+        approval = self._load(approval_id)
+        if isinstance(approval, DecisionResult):
+            return approval
         if approval.status is not Status.PENDING:
             return self._revisit(approval, user_id, outcome)
-        user = self._who(user_id)
+        form_missing = outcome == "approved" and approval.spec.needs_form and not form
+        user = self._gate(approval, user_id, form_missing=form_missing)
         if isinstance(user, DecisionResult):
             return user
-        refusal = self.refusal(approval, user)
-        if refusal is None and outcome == "approved" and approval.spec.needs_form and not form:
-            refusal = "This request needs the approve form: use the Approve… button."
-        if refusal is not None:
-            self._refused(approval, user, refusal)
-            return DecisionResult(Verdict.REFUSED, refusal, approval)
         vote = Decision(
             outcome,
             Actor(user.id, user.name),
