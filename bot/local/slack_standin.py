@@ -19,7 +19,8 @@ workspace state (messages, ephemeral messages, modal views) can be observed and 
 
 Answered methods: ``auth.test``, ``chat.postMessage``, ``chat.update``, ``chat.postEphemeral``,
 ``conversations.history``, ``conversations.members``, ``views.open``, ``views.push``,
-``views.update``, ``users.info``, ``usergroups.users.list``. Any other method answers
+``views.update``, ``users.info``, ``users.lookupByEmail``, ``users.conversations``,
+``usergroups.users.list``. Any other method answers
 ``{"ok": false, "error": "unknown_method"}``.
 
 Validation follows Slack's documented limits where they matter to an app: at most 50 blocks in a
@@ -556,6 +557,8 @@ class _Channel:
     id: str
     name: str
     members: list[str]
+    is_private: bool = False
+    bot_member: bool = True  # private channels are visible to the bot only when it is a member
 
 
 @dataclass
@@ -568,6 +571,7 @@ class _User:
     has_2fa: bool
     tz: str
     deleted: bool
+    email_visible: bool = True  # False: users.info leaves the e-mail out (scope, settings)
 
 
 @dataclass
@@ -809,6 +813,8 @@ class SlackStandIn:
             "views.push": self._views_push,
             "views.update": self._views_update,
             "users.info": self._users_info,
+            "users.lookupByEmail": self._users_lookup_by_email,
+            "users.conversations": self._users_conversations,
             "usergroups.users.list": self._usergroups_users_list,
         }
         self.add_user(bot_user_id, bot_name, real_name=bot_name, is_bot=True, has_2fa=False)
@@ -882,14 +888,28 @@ class SlackStandIn:
 
     # workspace fixtures ------------------------------------------------------------------
 
-    def add_channel(self, channel_id: str, name: str, *, members: Iterable[str] = ()) -> None:
+    def add_channel(
+        self,
+        channel_id: str,
+        name: str,
+        *,
+        members: Iterable[str] = (),
+        private: bool | None = None,
+        bot_member: bool = True,
+    ) -> None:
         """Create (or replace the name and members of) a channel.
 
-        ``members`` are listed by conversations.members. When a channel has members,
-        chat.postEphemeral to a user outside them answers ``user_not_in_channel``.
+        ``members`` are listed by conversations.members and users.conversations. When a
+        channel has members, chat.postEphemeral to a user outside them answers
+        ``user_not_in_channel``. ``private`` defaults to True for ``G…`` ids; a private channel
+        appears in users.conversations only if the bot is a member (``bot_member``), as Slack
+        shows a bot token only the private channels it shares.
         """
+        is_private = channel_id.startswith("G") if private is None else private
         with self._cond:
-            self._channels[channel_id] = _Channel(channel_id, name.lstrip("#"), list(members))
+            self._channels[channel_id] = _Channel(
+                channel_id, name.lstrip("#"), list(members), is_private, bot_member
+            )
             self._messages.setdefault(channel_id, [])
 
     def add_user(
@@ -903,11 +923,25 @@ class SlackStandIn:
         has_2fa: bool = True,
         tz: str = "UTC",
         deleted: bool = False,
+        email_visible: bool = True,
     ) -> None:
-        """Create or replace a user (for users.info, chat.postEphemeral, usergroups)."""
+        """Create or replace a user (for users.info, chat.postEphemeral, usergroups).
+
+        ``email_visible=False``: users.info leaves the e-mail out, as Slack does without the
+        ``users:read.email`` scope or where workspace settings hide it; users.lookupByEmail
+        still finds the user.
+        """
         with self._cond:
             self._users[user_id] = _User(
-                user_id, name, real_name or name, email, is_bot, has_2fa, tz, deleted
+                user_id,
+                name,
+                real_name or name,
+                email,
+                is_bot,
+                has_2fa,
+                tz,
+                deleted,
+                email_visible,
             )
 
     def user_name(self, user_id: str) -> str:
@@ -1495,6 +1529,63 @@ class SlackStandIn:
         user = self._users.get(user_id) if user_id is not None else None
         if user is None:
             raise _SlackError("user_not_found")
+        return {"ok": True, "user": self._user_json(user, with_email=user.email_visible)}
+
+    def _users_lookup_by_email(self, params: JsonDict) -> JsonDict:
+        email = _str_arg(params, "email")
+        if email is None:
+            raise _invalid_arguments("missing required field: email")
+        wanted = email.strip().lower()
+        for user in self._users.values():
+            if user.email is not None and user.email.lower() == wanted:
+                return {"ok": True, "user": self._user_json(user, with_email=True)}
+        raise _SlackError("users_not_found")
+
+    def _users_conversations(self, params: JsonDict) -> JsonDict:
+        """The conversations a user is a member of (public channels by default; private ones
+        only where the bot is a member too), paginated by channel id."""
+        user_id = _str_arg(params, "user") or self.bot_user_id
+        if user_id not in self._users:
+            raise _SlackError("user_not_found")
+        types = {t.strip() for t in (_str_arg(params, "types") or "public_channel").split(",")}
+        known = {"public_channel", "private_channel", "mpim", "im"}
+        if not types <= known:
+            raise _SlackError("invalid_types")
+        found = [
+            c
+            for c in sorted(self._channels.values(), key=lambda c: c.id)
+            if ("private_channel" if c.is_private else "public_channel") in types
+            and (user_id == self.bot_user_id or user_id in c.members)
+            and (c.bot_member or not c.is_private)
+        ]
+        cursor = _str_arg(params, "cursor")
+        if cursor is not None:
+            start = _decode_cursor(cursor, "channel")
+            found = [c for c in found if c.id >= start]
+        limit = _limit_arg(params)
+        page, rest = found[:limit], found[limit:]
+        return {
+            "ok": True,
+            "channels": [
+                {
+                    "id": c.id,
+                    "name": c.name,
+                    "is_channel": not c.is_private,
+                    "is_group": c.is_private,
+                    "is_im": False,
+                    "is_mpim": False,
+                    "is_private": c.is_private,
+                    "is_archived": False,
+                    "is_general": False,
+                }
+                for c in page
+            ],
+            "response_metadata": {
+                "next_cursor": _encode_cursor("channel", rest[0].id) if rest else ""
+            },
+        }
+
+    def _user_json(self, user: _User, *, with_email: bool) -> JsonDict:
         tz_label, tz_offset = _tz_fields(user.tz)
         profile: JsonDict = {
             "real_name": user.real_name,
@@ -1503,32 +1594,29 @@ class SlackStandIn:
             "display_name_normalized": user.name,
             "team": self.team_id,
         }
-        if user.email is not None:
+        if user.email is not None and with_email:
             profile["email"] = user.email
         if user.is_bot and user.id == self.bot_user_id:
             profile["bot_id"] = self.bot_id
         return {
-            "ok": True,
-            "user": {
-                "id": user.id,
-                "team_id": self.team_id,
-                "name": user.name,
-                "deleted": user.deleted,
-                "real_name": user.real_name,
-                "tz": user.tz,
-                "tz_label": tz_label,
-                "tz_offset": tz_offset,
-                "profile": profile,
-                "is_admin": False,
-                "is_owner": False,
-                "is_primary_owner": False,
-                "is_restricted": False,
-                "is_ultra_restricted": False,
-                "is_bot": user.is_bot,
-                "is_app_user": False,
-                "has_2fa": user.has_2fa,
-                "updated": int(time.time()),
-            },
+            "id": user.id,
+            "team_id": self.team_id,
+            "name": user.name,
+            "deleted": user.deleted,
+            "real_name": user.real_name,
+            "tz": user.tz,
+            "tz_label": tz_label,
+            "tz_offset": tz_offset,
+            "profile": profile,
+            "is_admin": False,
+            "is_owner": False,
+            "is_primary_owner": False,
+            "is_restricted": False,
+            "is_ultra_restricted": False,
+            "is_bot": user.is_bot,
+            "is_app_user": False,
+            "has_2fa": user.has_2fa,
+            "updated": int(time.time()),
         }
 
     def _usergroups_users_list(self, params: JsonDict) -> JsonDict:

@@ -1169,3 +1169,58 @@ def test_post_signed_sends_what_a_verifier_accepts() -> None:
 
     with pytest.raises(ValueError, match="http"):
         post_signed("file:///etc/passwd", body, SECRET)
+
+
+# --------------------------------------------------------------------------------------------
+# Directory: users.lookupByEmail, users.conversations, hidden e-mails
+# --------------------------------------------------------------------------------------------
+
+
+def test_lookup_by_email_finds_the_user_case_insensitively(client: WebClient) -> None:
+    user = client.users_lookupByEmail(email="ANA@example.com")["user"]
+    assert user["id"] == "U1"
+    assert user["profile"]["email"] == "ana@example.com"
+    with pytest.raises(SlackApiError) as excinfo:
+        client.users_lookupByEmail(email="nobody@example.com")
+    assert slack_error(excinfo) == "users_not_found"
+
+
+def test_a_hidden_email_is_left_out_of_users_info_but_still_looked_up(
+    standin: SlackStandIn, client: WebClient
+) -> None:
+    standin.add_user("U5", "hidden", email="hidden@example.com", email_visible=False)
+    assert "email" not in client.users_info(user="U5")["user"]["profile"]
+    assert client.users_lookupByEmail(email="hidden@example.com")["user"]["id"] == "U5"
+
+
+def test_users_conversations_lists_a_users_channels_private_only_where_the_bot_is(
+    standin: SlackStandIn, client: WebClient
+) -> None:
+    standin.add_channel("G0SECRET", "secret", members=["U1"])
+    standin.add_channel("C0PRIVATE", "private-c", members=["U1", "U2"], private=True)
+    standin.add_channel("G0NOBOT", "no-bot", members=["U1"], bot_member=False)
+    both = "public_channel,private_channel"
+    ids = [c["id"] for c in client.users_conversations(user="U1", types=both)["channels"]]
+    assert ids == [CHANNEL, "C0PRIVATE", "G0SECRET"]
+    public = client.users_conversations(user="U1")["channels"]
+    assert [c["id"] for c in public] == [CHANNEL]
+    assert [c["id"] for c in client.users_conversations(user="U9", types=both)["channels"]] == []
+    secret = client.users_conversations(user="U1", types="private_channel")["channels"]
+    assert {c["id"]: c["is_private"] for c in secret} == {"C0PRIVATE": True, "G0SECRET": True}
+
+
+def test_users_conversations_paginates(standin: SlackStandIn, client: WebClient) -> None:
+    for i in range(5):
+        standin.add_channel(f"C0PAGE{i}", f"page{i}", members=["U2"])
+    seen: list[str] = []
+    cursor = None
+    for _ in range(10):
+        page = client.users_conversations(user="U2", limit=2, cursor=cursor)
+        seen += [c["id"] for c in page["channels"]]
+        cursor = page["response_metadata"]["next_cursor"] or None
+        if cursor is None:
+            break
+    assert seen == sorted([CHANNEL, *(f"C0PAGE{i}" for i in range(5))])
+    with pytest.raises(SlackApiError) as excinfo:
+        client.users_conversations(user="U404")
+    assert slack_error(excinfo) == "user_not_found"
