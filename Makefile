@@ -3,20 +3,35 @@
 #   make test      the test suite
 #   make lint      ruff (lint + format check) and mypy
 
-PYTHON ?= python3
+# Python 3.13, the Lambda runtime's (serverless.yml): the venv, the tests and the packaged
+# bytecode all use it. PYTHON=/path/to/python3.13 overrides the search, which tries
+# `python3.13` on PATH (a pyenv shim runs only where that version is selected), then pyenv's
+# installed 3.13.x, then the system's.
+PYTHON_VERSION := 3.13
+comma  := ,
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell for p in python$(PYTHON_VERSION) \
+	$${PYENV_ROOT:-$$HOME/.pyenv}/versions/$(PYTHON_VERSION).*/bin/python$(PYTHON_VERSION) \
+	/usr/local/bin/python$(PYTHON_VERSION) /usr/bin/python$(PYTHON_VERSION); do \
+	"$$p" -c 'import sys; sys.exit(sys.version_info[:2] != ($(subst .,$(comma) ,$(PYTHON_VERSION))))' \
+	2>/dev/null && { command -v "$$p"; break; }; done)
+endif
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
 .PHONY: setup sandbox test lint format clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
+# The stamp names the version: a venv of another Python is rebuilt (--clear), not reused.
+$(VENV)/.installed-$(PYTHON_VERSION): requirements.txt requirements-dev.txt
+	@test -n "$(PYTHON)" || { echo "make: no Python $(PYTHON_VERSION) found (python$(PYTHON_VERSION) on PATH, pyenv, /usr/bin): install it or pass PYTHON=/path/to/python$(PYTHON_VERSION)" >&2; exit 1; }
+	@"$(PYTHON)" -c 'import sys; v = "%d.%d" % sys.version_info[:2]; sys.exit(0 if v == "$(PYTHON_VERSION)" else "make: PYTHON=$(PYTHON) is Python " + v + "; this project runs on Python $(PYTHON_VERSION) (the Lambda runtime)")'
+	"$(PYTHON)" -m venv --clear $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed-$(PYTHON_VERSION)
 
 sandbox: setup
 	$(PY) -m bot.local

@@ -10,6 +10,10 @@
 //
 // Bytecode is specific to a CPython version: the interpreter that compiles (SLS_PYTHON_BIN,
 // as serverless-python-requirements uses) must match provider.runtime, or packaging stops.
+// The slower fallback, for a machine without that Python: SLS_BYTECODE=off (`make package
+// BYTECODE=off`) packages no bytecode at all, and every cold start compiles what it imports.
+// PYTHONHASHSEED is fixed so that the same sources compile to the same bytes
+// (infra/serverless/reproducible.js).
 // Listed before serverless-python-requirements in serverless.yml, so that the requirements it
 // installed are compiled before it adds them to the zip.
 const { execFileSync } = require('child_process');
@@ -19,6 +23,16 @@ const path = require('path');
 class Bytecode {
   constructor(serverless) {
     this.serverless = serverless;
+    if (process.env.SLS_BYTECODE === 'off') {
+      // No .pyc at all, not even ones a local run left in bot/**/__pycache__.
+      const pkg = serverless.service.package || (serverless.service.package = {});
+      pkg.patterns = [...(pkg.patterns || []), '!**/__pycache__/**'];
+      this.hooks = {
+        'before:package:createDeploymentArtifacts': () =>
+          serverless.cli.log('SLS_BYTECODE=off: no bytecode (slower cold starts)'),
+      };
+      return;
+    }
     this.hooks = {
       // The service's own code, before the Framework zips it.
       'before:package:createDeploymentArtifacts': () => this.compile(['bot']),
@@ -41,8 +55,9 @@ class Bytecode {
       .trim();
     if (version !== wanted) {
       throw new this.serverless.classes.Error(
-        `bytecode for ${runtime} needs Python ${wanted}, but ${python} is Python ${version} ` +
-          '(set SLS_PYTHON_BIN; `make package` does)'
+        `bytecode for ${runtime} needs Python ${wanted}, but ${python} is Python ${version}: ` +
+          `point SLS_PYTHON_BIN at a Python ${wanted} (\`make package\` uses the project's venv), ` +
+          'or package without bytecode (slower cold starts) with SLS_BYTECODE=off'
       );
     }
     const cwd = this.serverless.serviceDir;
@@ -51,7 +66,7 @@ class Bytecode {
     execFileSync(
       python,
       ['-m', 'compileall', '-q', '-f', '-j', '0', '--invalidation-mode', 'checked-hash', ...present],
-      { cwd, stdio: 'inherit' }
+      { cwd, stdio: 'inherit', env: { ...process.env, PYTHONHASHSEED: '0' } }
     );
     this.serverless.cli.log(`Compiled ${present.join(', ')} for ${runtime}`);
   }

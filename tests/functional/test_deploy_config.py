@@ -1,27 +1,18 @@
 """The deployment as CloudFormation will see it: `serverless package`, offline, then invariants.
 
-A session fixture runs the pinned Serverless Framework (package.json; ``npm ci`` first when
-node_modules is missing) once per configuration — the default (``deployExample`` off) and the
-example workflow on — with dummy AWS credentials, in a copy of the service (the repository's
-own .serverless/ is left alone), and these tests read the generated
-``cloudformation-template-update-stack.json`` and zips. Node.js is a prerequisite of this
-project (docs/deploy.md): without ``npx`` these tests fail, they never skip.
+tests/functional/deploy_package.py builds each configuration once per test process — the
+default (``deployExample`` off) and the example workflow on — and these tests read the
+generated ``cloudformation-template-update-stack.json`` and zips.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlparse
@@ -29,17 +20,13 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
-ROOT: Final = Path(__file__).resolve().parents[2]
-TEMPLATE: Final = "cloudformation-template-update-stack.json"
+from tests.functional import deploy_package
+from tests.functional.deploy_package import ROOT, SERVICE, STAGE, TEMPLATE, Package
+
 ASL_FILE: Final = ROOT / "infra" / "statemachine" / "approval-flow.asl.json"
 MANIFEST_FILE: Final = ROOT / "infra" / "slack-app-manifest.yml"
-STAGE: Final = "ci"
-SERVICE: Final = "sfn-approvals"
 BOT_TOKEN_PARAM: Final = f"/{SERVICE}/{STAGE}/slack-bot-token"
 SIGNING_SECRET_PARAM: Final = f"/{SERVICE}/{STAGE}/slack-signing-secret"
-COMMAND_TIMEOUT: Final = 600
-SERVICE_FILES: Final = ("serverless.yml", "package.json", "requirements.txt")
-SERVICE_DIRS: Final = ("bot", "infra")
 
 # The only actions that may be granted on "*": AWS offers no resource type for them
 # (Service Authorization Reference; see the comments in infra/resources/iam.yml).
@@ -60,129 +47,14 @@ COMMON_ENV: Final = frozenset(
 )
 
 
-# --- building ------------------------------------------------------------------------------
-
-
-def _offline_env() -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"}
-    }
-    env.update(
-        {
-            # Dummy credentials: `package` calls no AWS API, and the SDK must not go looking
-            # for real ones (no EC2 metadata probe either).
-            "AWS_ACCESS_KEY_ID": "offline-package",
-            "AWS_SECRET_ACCESS_KEY": "offline-package",
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "SLS_TELEMETRY_DISABLED": "1",
-            "SLS_NOTIFICATIONS_MODE": "off",
-            # pip (run by serverless-python-requirements) from this test's interpreter.
-            "SLS_PYTHON_BIN": sys.executable,
-        }
-    )
-    return env
-
-
-def _tool(name: str, hint: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(f"`{name}` not found on PATH: {hint}", pytrace=False)
-    return path
-
-
-def _run(args: list[str], what: str, cwd: Path = ROOT) -> str:
-    result = subprocess.run(  # noqa: S603 - fixed commands, no shell
-        args,
-        cwd=cwd,
-        env=_offline_env(),
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT,
-        check=False,
-    )
-    output = result.stdout + result.stderr
-    if result.returncode != 0:
-        pytest.fail(f"{what} failed (exit {result.returncode}):\n{output}", pytrace=False)
-    return output
-
-
-@dataclass(frozen=True)
-class Package:
-    """One `serverless package` run: its .serverless/ directory, template and console output."""
-
-    directory: Path
-    template: dict[str, Any]
-    output: str
-
-    @property
-    def resources(self) -> dict[str, Any]:
-        resources: dict[str, Any] = self.template["Resources"]
-        return resources
-
-    def of_type(self, kind: str) -> dict[str, Any]:
-        return {k: v for k, v in self.resources.items() if v["Type"] == kind}
-
-    def zip_names(self, artifact: str) -> list[str]:
-        with zipfile.ZipFile(self.directory / artifact) as archive:
-            return archive.namelist()
+@pytest.fixture(scope="session")
+def package_default(tmp_path_factory: pytest.TempPathFactory) -> Package:
+    return deploy_package.build(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
-def _serverless() -> str:
-    """`npx`, with the pinned Framework installed (`npm ci` if node_modules lacks it)."""
-    hint = "install Node.js 20 with npm (docs/deploy.md, prerequisites)"
-    npx = _tool("npx", hint)
-    with _package_lock():
-        if not (ROOT / "node_modules" / ".bin" / "serverless").exists():
-            _run([_tool("npm", hint), "ci", "--no-audit", "--no-fund"], "npm ci")
-    return npx
-
-
-@pytest.fixture(scope="session")
-def package_default(_serverless: str, tmp_path_factory: pytest.TempPathFactory) -> Package:
-    return _package(_serverless, tmp_path_factory.mktemp("package-default"))
-
-
-@pytest.fixture(scope="session")
-def package_example(_serverless: str, tmp_path_factory: pytest.TempPathFactory) -> Package:
-    return _package(
-        _serverless, tmp_path_factory.mktemp("package-example"), "--param=deployExample=true"
-    )
-
-
-@contextmanager
-def _package_lock() -> Iterator[None]:
-    """One packaging at a time, also across pytest-xdist workers: the requirements plugin
-    fills a shared cache (~/.cache/serverless-python-requirements) on first use."""
-    with (Path(tempfile.gettempdir()) / "sfn-approvals-package.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _service_copy(directory: Path) -> Path:
-    """What `serverless package` reads, copied: the run writes its .serverless/ here and
-    leaves the repository's own (`make package`) alone."""
-    for name in SERVICE_FILES:
-        shutil.copy2(ROOT / name, directory / name)
-    for name in SERVICE_DIRS:
-        shutil.copytree(ROOT / name, directory / name, ignore=shutil.ignore_patterns("__pycache__"))
-    (directory / "node_modules").symlink_to(ROOT / "node_modules", target_is_directory=True)
-    return directory
-
-
-def _package(npx: str, directory: Path, *extra: str) -> Package:
-    service = _service_copy(directory)
-    args = [npx, "--no", "serverless", "package", "--stage", STAGE, *extra]
-    with _package_lock():
-        output = _run(args, "serverless package " + " ".join(extra), cwd=service)
-    built = service / ".serverless"
-    template = json.loads((built / TEMPLATE).read_text())
-    return Package(directory=built, template=template, output=output)
+def package_example(tmp_path_factory: pytest.TempPathFactory) -> Package:
+    return deploy_package.build(tmp_path_factory, *deploy_package.EXAMPLE)
 
 
 # --- reading the template ------------------------------------------------------------------
@@ -267,7 +139,7 @@ def test_the_three_bot_functions_with_their_handlers(package_default: Package) -
     for key in FUNCTIONS:
         props = _function(package_default, key)["Properties"]
         assert props["FunctionName"] == f"{SERVICE}-{STAGE}-{key}"
-        assert props["Runtime"] == "python3.11"
+        assert props["Runtime"] == "python3.13"
         assert props["Architectures"] == ["arm64"]
         assert props["TracingConfig"] == {"Mode": "Active"}
         variables = props["Environment"]["Variables"]
@@ -344,21 +216,21 @@ def test_table_indexes_ttl_and_point_in_time_recovery(package_default: Package) 
     assert table["BillingMode"] == "PAY_PER_REQUEST"
 
 
-def test_dead_letter_queue_depth_is_alarmed(package_default: Package) -> None:
-    alarms = package_default.of_type("AWS::CloudWatch::Alarm")
-    assert len(alarms) == 1
-    alarm = next(iter(alarms.values()))["Properties"]
-    assert alarm["Namespace"] == "AWS/SQS"
-    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
-    assert alarm["Dimensions"] == [
-        {"Name": "QueueName", "Value": _getatt("VerificationDeadLetterQueue", "QueueName")}
-    ]
-    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
-    assert alarm["Threshold"] == 0
-    assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
-    subscription = package_default.resources["AlarmEmailSubscription"]
-    assert subscription["Condition"] == "HasAlarmEmail"
-    assert package_default.template["Parameters"]["AlarmEmail"]["Default"] == ""
+def test_the_table_outlives_the_stack_and_is_the_only_thing_that_does(
+    package_default: Package,
+) -> None:
+    """The audit trail survives `serverless remove` and a replacing update; queues and log
+    groups go with the stack (docs/deploy.md, "Remove", says why)."""
+    table = package_default.resources["ApprovalsTable"]
+    assert table["DeletionPolicy"] == "Retain"
+    assert table["UpdateReplacePolicy"] == "Retain"
+    assert table["Properties"]["DeletionProtectionEnabled"] is True
+    kept = {
+        logical_id
+        for logical_id, resource in package_default.resources.items()
+        if "Retain" in (resource.get("DeletionPolicy"), resource.get("UpdateReplacePolicy"))
+    }
+    assert kept == {"ApprovalsTable"}
 
 
 # --- least privilege -------------------------------------------------------------------------
@@ -417,7 +289,10 @@ def test_interactions_permissions_are_exactly_what_it_calls(package_default: Pac
         "states:GetExecutionHistory",
         "ssm:GetParameter",
         "lambda:InvokeFunction",
+        "sqs:SendMessage",
     }
+    # Lambda sends failed lazy-listener invocations to the destination queue as this role.
+    assert grants["sqs:SendMessage"] == [_getatt("InteractionsAsyncFailureQueue")]
     assert grants["dynamodb:PutItem"] == [_getatt("ApprovalsTable")]  # the audit trail
     assert [_rendered(r) for r in grants["dynamodb:Query"]] == [
         json.dumps(_getatt("ApprovalsTable"), sort_keys=True),
@@ -428,7 +303,8 @@ def test_interactions_permissions_are_exactly_what_it_calls(package_default: Pac
         SIGNING_SECRET_PARAM,
     ]
     assert [_rendered(r) for r in grants["states:DescribeExecution"]] == [
-        "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:*:*"
+        "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:"
+        f"{SERVICE}-{STAGE}-*:*"
     ]
 
 
@@ -447,6 +323,9 @@ def test_only_interactions_may_invoke_and_only_itself(package_default: Package) 
     (props,) = (c["Properties"] for c in config.values())
     assert props["MaximumRetryAttempts"] == 1
     assert props["MaximumEventAgeInSeconds"] == 300
+    assert props["DestinationConfig"] == {
+        "OnFailure": {"Destination": _getatt("InteractionsAsyncFailureQueue")}
+    }
 
 
 def test_expirations_permissions_never_include_the_signing_secret(
@@ -501,7 +380,19 @@ def test_expirations_hear_stopped_executions_and_sweep(package_default: Package)
             {
                 "source": ["aws.states"],
                 "detail-type": ["Step Functions Execution Status Change"],
-                "detail": {"status": ["FAILED", "TIMED_OUT", "ABORTED"]},
+                "detail": {
+                    "status": ["FAILED", "TIMED_OUT", "ABORTED"],
+                    # Only this stage's state machines (the default stateMachineNamePattern),
+                    # as the roles: other executions of the account never invoke expirations.
+                    "stateMachineArn": [
+                        {
+                            "wildcard": {
+                                "Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:"
+                                f"${{AWS::AccountId}}:stateMachine:{SERVICE}-{STAGE}-*"
+                            }
+                        }
+                    ],
+                },
             }
         ),
         json.dumps("rate(5 minutes)"),
@@ -641,14 +532,14 @@ def test_bot_artifact_holds_bot_and_aarch64_wheels_only(package_default: Package
         assert any(n.startswith(package) for n in names), package
     compiled = [n for n in names if n.endswith(".so")]
     assert compiled, "expected the C extension of wrapt (X-Ray SDK)"
-    assert all(n.endswith(".cpython-311-aarch64-linux-gnu.so") for n in compiled), compiled
+    assert all(n.endswith(".cpython-313-aarch64-linux-gnu.so") for n in compiled), compiled
     for excluded in ("bot/local/", "tests/", "infra/", "node_modules/", ".venv/", "benchmarks/"):
         assert not any(n.startswith(excluded) for n in names), excluded
     # Bytecode for the runtime (infra/serverless/bytecode.js), checked-hash, nothing else.
     pyc = [n for n in names if n.endswith(".pyc")]
-    assert "bot/handlers/__pycache__/interactions.cpython-311.pyc" in pyc
+    assert "bot/handlers/__pycache__/interactions.cpython-313.pyc" in pyc
     assert any(n.startswith("slack_bolt/__pycache__/") for n in pyc)
-    assert all(".cpython-311." in n for n in pyc), [n for n in pyc if ".cpython-311." not in n]
+    assert all(".cpython-313." in n for n in pyc), [n for n in pyc if ".cpython-313." not in n]
     with zipfile.ZipFile(package_default.directory / f"{SERVICE}.zip") as archive:
         flags = int.from_bytes(archive.read(pyc[0])[4:8], "little")
     assert flags == 0b11, "checked-hash .pyc (the zip keeps no source timestamps)"
@@ -704,7 +595,7 @@ def test_cfn_lint_passes_both_templates(package_default: Package, package_exampl
     cfn_lint = Path(sys.executable).parent / "cfn-lint"
     if not cfn_lint.exists():
         pytest.fail("cfn-lint is missing: pip install -r requirements-dev.txt", pytrace=False)
-    _run(
+    deploy_package.run(
         [
             str(cfn_lint),
             str(package_default.directory / TEMPLATE),
@@ -737,7 +628,7 @@ def test_slack_manifest_asks_for_exactly_the_scopes_the_bot_uses() -> None:
     assert "user" not in manifest["oauth_config"]["scopes"]
     (command,) = manifest["features"]["slash_commands"]
     assert command["command"] == "/approvals"
-    assert command["usage_hint"] == "[mine|help]"
+    assert command["usage_hint"] == "[mine|history [n]|help]"
     settings = manifest["settings"]
     assert settings["interactivity"]["is_enabled"] is True
     assert settings["socket_mode_enabled"] is False
