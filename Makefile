@@ -61,14 +61,35 @@ SLS_OFFLINE_ENV := -u AWS_PROFILE -u AWS_SESSION_TOKEN \
 	AWS_ACCESS_KEY_ID=offline-package AWS_SECRET_ACCESS_KEY=offline-package \
 	AWS_EC2_METADATA_DISABLED=true SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off
 
-.PHONY: package
+.PHONY: package checkov
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
 # Writes .serverless/ (the zips and cloudformation-template-update-stack.json), then cfn-lint.
+# The venv's Python 3.13 compiles the bytecode (infra/serverless/bytecode.js); without a
+# Python 3.13, docs/deploy.md has the slower fallback (SLS_BYTECODE=off).
+TEMPLATE := .serverless/cloudformation-template-update-stack.json
 package: setup node_modules/.installed
 	env $(SLS_OFFLINE_ENV) SLS_PYTHON_BIN=$(abspath $(PY)) npx --no serverless package --stage ci
-	$(VENV)/bin/cfn-lint .serverless/cloudformation-template-update-stack.json
+	$(VENV)/bin/cfn-lint $(TEMPLATE)
+
+# checkov on the packaged template, against .checkov.baseline (the accepted findings, each
+# with its reason): any other finding fails. Its own venv (inside .venv, so git, ruff and
+# `make clean` treat it as the project's), as checkov pins its own versions of boto3 & co.
+# --skip-download and BC_SKIP_MAPPING: no call to Prisma Cloud (offline).
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV    := $(VENV)/checkov
+$(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION): $(VENV)/.installed-$(PYTHON_VERSION)
+	$(PY) -m venv --clear $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov==$(CHECKOV_VERSION)
+	touch $@
+
+checkov: $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+	@test -f $(TEMPLATE) || { echo "make checkov: no $(TEMPLATE); run make package first" >&2; exit 1; }
+	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --framework cloudformation --skip-download \
+		--compact --baseline .checkov.baseline -f $(TEMPLATE)
+	@echo "checkov: no finding beyond .checkov.baseline"
 # --- end deployment -------------------------------------------------------------------------
