@@ -67,12 +67,16 @@ def tool(name: str, hint: str) -> str:
 
 
 def attempt(
-    args: list[str], cwd: Path = ROOT, python: str | None = None, umask: int = -1
+    args: list[str],
+    cwd: Path = ROOT,
+    python: str | None = None,
+    umask: int = -1,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 - fixed commands, no shell
         args,
         cwd=cwd,
-        env=offline_env(python),
+        env=offline_env(python) | (env or {}),
         capture_output=True,
         text=True,
         timeout=COMMAND_TIMEOUT,
@@ -82,9 +86,14 @@ def attempt(
 
 
 def run(
-    args: list[str], what: str, cwd: Path = ROOT, python: str | None = None, umask: int = -1
+    args: list[str],
+    what: str,
+    cwd: Path = ROOT,
+    python: str | None = None,
+    umask: int = -1,
+    env: dict[str, str] | None = None,
 ) -> str:
-    result = attempt(args, cwd, python, umask)
+    result = attempt(args, cwd, python, umask, env)
     output = result.stdout + result.stderr
     if result.returncode != 0:
         pytest.fail(f"{what} failed (exit {result.returncode}):\n{output}", pytrace=False)
@@ -145,19 +154,32 @@ def service_copy(directory: Path) -> Path:
     return directory
 
 
-def serverless(args: list[str], cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+def serverless(
+    args: list[str], cwd: Path = ROOT, python: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """One CLI run that may fail (the caller reads its exit code and output)."""
-    return attempt([npx(), "--no", "--", "serverless", *args], cwd)
+    return attempt([npx(), "--no", "--", "serverless", *args], cwd, python)
 
 
-def package(directory: Path, *extra: str, python: str | None = None, umask: int = -1) -> Package:
+def package(
+    directory: Path,
+    *extra: str,
+    python: str | None = None,
+    umask: int = -1,
+    env: dict[str, str] | None = None,
+) -> Package:
     """Package a fresh copy of the service in ``directory`` (pip and the bytecode compiler
-    run by ``python``, the process under ``umask``: -1 for this process's)."""
+    run by ``python``, the process under ``umask``: -1 for this process's; ``env`` added)."""
     service = service_copy(directory)
     args = [npx(), "--no", "--", "serverless", "package", "--stage", STAGE, *extra]
     with package_lock():
         output = run(
-            args, "serverless package " + " ".join(extra), service, python=python, umask=umask
+            args,
+            "serverless package " + " ".join(extra),
+            service,
+            python=python,
+            umask=umask,
+            env=env,
         )
     built = service / ".serverless"
     template = json.loads((built / TEMPLATE).read_text())

@@ -80,7 +80,14 @@ def packages(tmp_path_factory: pytest.TempPathFactory) -> tuple[Package, Package
 
 @pytest.fixture
 def aws() -> Iterator[Aws]:
-    with mock_aws():
+    # moto's configuration as its defaults, whatever tests before this one set: with
+    # execute_state_machine on, the Step Functions API answers from another backend than
+    # the one CloudFormation creates state machines in.
+    config: Any = {
+        "stepfunctions": {"execute_state_machine": False},
+        "lambda": {"use_docker": False},
+    }
+    with mock_aws(config=config):
 
         def client(name: str) -> Any:
             return boto3.client(name, region_name=REGION)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Final
@@ -137,3 +139,56 @@ def test_the_wide_pattern_is_accepted_loudly(tmp_path: Path) -> None:
     assert 'stateMachineNamePattern="*": the bot may read every execution' in output
     assert ":execution:*:*" in output  # the roles' grant
     assert ":stateMachine:*" in output  # the rule's filter
+
+
+def _python_311(directory: Path) -> Path:
+    """This interpreter, except that it says it is Python 3.11 when asked its version."""
+    fake = directory / "python3.11"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in *version_info*) echo 3.11; exit 0;; esac\n'
+        f'exec {sys.executable} "$@"\n'
+    )
+    fake.chmod(0o755)
+    return fake
+
+
+def test_an_interpreter_of_another_version_is_refused_with_the_fallback_named(
+    tmp_path: Path,
+) -> None:
+    """Bytecode must match the runtime: a Python that says it is 3.11 stops the build before
+    pip runs, and the message names the way out (infra/serverless/bytecode.js)."""
+    fake = _python_311(tmp_path)
+    service = deploy_package.service_copy(tmp_path / "service")
+    result = deploy_package.serverless(["package", "--stage", STAGE], service, python=str(fake))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert f"bytecode for python3.13 needs Python 3.13, but {fake} is Python 3.11" in output
+    assert "SLS_BYTECODE=off" in output
+    assert not (service / ".serverless" / "sfn-approvals.zip").exists()
+
+
+def test_the_fallback_packages_without_bytecode_under_another_python(tmp_path: Path) -> None:
+    """SLS_BYTECODE=off (docs/deploy.md): the same package under any Python, without .pyc,
+    not even one a local run left in bot/**/__pycache__ (planted here)."""
+    fake = _python_311(tmp_path)
+    service = deploy_package.service_copy(tmp_path / "service")
+    planted = service / "bot" / "__pycache__" / "config.cpython-313.pyc"
+    planted.parent.mkdir(exist_ok=True)
+    planted.write_bytes(b"stale")
+    npx = deploy_package.npx()
+    with deploy_package.package_lock():
+        result = deploy_package.attempt(
+            [npx, "--no", "--", "serverless", "package", "--stage", STAGE],
+            service,
+            python=str(fake),
+            env={"SLS_BYTECODE": "off"},
+        )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "SLS_BYTECODE=off: no bytecode" in output
+    with zipfile.ZipFile(service / ".serverless" / "sfn-approvals.zip") as archive:
+        names = archive.namelist()
+    assert "bot/handlers/interactions.py" in names
+    assert any(n.startswith("slack_bolt/") for n in names)
+    assert [n for n in names if n.endswith(".pyc") or "__pycache__" in n] == []
