@@ -10,7 +10,7 @@ import copy
 import time
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from bot.local.slack_standin.args import (
     JsonDict,
@@ -42,33 +42,34 @@ MUTATING_METHODS: Final = frozenset(
 )
 
 
+# Web API method → handler (a method of `Methods`).
+_HANDLERS: Final = {
+    "auth.test": "auth_test",
+    "chat.postMessage": "chat_post_message",
+    "chat.update": "chat_update",
+    "chat.postEphemeral": "chat_post_ephemeral",
+    "conversations.history": "conversations_history",
+    "conversations.members": "conversations_members",
+    "views.open": "views_open",
+    "views.push": "views_push",
+    "views.update": "views_update",
+    "users.info": "users_info",
+    "users.lookupByEmail": "users_lookup_by_email",
+    "users.conversations": "users_conversations",
+    "usergroups.users.list": "usergroups_users_list",
+}
+SERVED_METHODS: Final = frozenset(_HANDLERS)
+
+
 class Methods:
     """The handlers, by Web API method name (`handler`)."""
 
     def __init__(self, workspace: Workspace) -> None:
         self.ws = workspace
-        self._handlers: dict[str, Callable[[JsonDict], JsonDict]] = {
-            "auth.test": self.auth_test,
-            "chat.postMessage": self.chat_post_message,
-            "chat.update": self.chat_update,
-            "chat.postEphemeral": self.chat_post_ephemeral,
-            "conversations.history": self.conversations_history,
-            "conversations.members": self.conversations_members,
-            "views.open": self.views_open,
-            "views.push": self.views_push,
-            "views.update": self.views_update,
-            "users.info": self.users_info,
-            "users.lookupByEmail": self.users_lookup_by_email,
-            "users.conversations": self.users_conversations,
-            "usergroups.users.list": self.usergroups_users_list,
-        }
-
-    @property
-    def served(self) -> frozenset[str]:
-        return frozenset(self._handlers)
 
     def handler(self, method: str) -> Callable[[JsonDict], JsonDict] | None:
-        return self._handlers.get(method)
+        name = _HANDLERS.get(method)
+        return None if name is None else cast("Callable[[JsonDict], JsonDict]", getattr(self, name))
 
     @staticmethod
     def message_text(params: Mapping[str, Any]) -> str | None:
@@ -148,9 +149,7 @@ class Methods:
     def chat_post_ephemeral(self, params: JsonDict) -> JsonDict:
         channel = self.ws.channel(params)
         user = str_arg(params, "user")
-        if user is None:
-            raise invalid_arguments("missing required field: user")
-        if user not in self.ws.users:
+        if user is None or user not in self.ws.users:
             raise SlackError("user_not_found")
         if channel.members and user not in channel.members:
             raise SlackError("user_not_in_channel")
@@ -227,9 +226,10 @@ class Methods:
         }
 
     def exchange_trigger(self, params: JsonDict) -> str:
-        trigger_id = str_arg(params, "trigger_id") or str_arg(params, "interactivity_pointer")
-        if trigger_id is None:
-            raise invalid_arguments("missing required field: trigger_id")
+        name = "trigger_id" if params.get("trigger_id") is not None else "interactivity_pointer"
+        trigger_id = str_arg(params, name)
+        if trigger_id is None:  # present (the contract saw to it) but empty
+            raise invalid_arguments(f"invalid `{name}` [json-pointer:/{name}]")
         if trigger_id in self.ws.used_triggers:
             raise SlackError("exchanged_trigger_id")
         return trigger_id
@@ -298,8 +298,6 @@ class Methods:
     def views_update(self, params: JsonDict) -> JsonDict:
         view_id = str_arg(params, "view_id")
         external_id = str_arg(params, "external_id")
-        if view_id is None and external_id is None:
-            raise invalid_arguments("either view_id or external_id is required")
         view = parsed_view(params, allow_home=True)
         current = self.ws.views.get(view_id) if view_id is not None else None
         if view_id is None:
@@ -322,12 +320,9 @@ class Methods:
         return {"ok": True, "user": self.ws.user_json(user, with_email=user.email_visible)}
 
     def users_lookup_by_email(self, params: JsonDict) -> JsonDict:
-        email = str_arg(params, "email")
-        if email is None:
-            raise invalid_arguments("missing required field: email")
-        wanted = email.strip().lower()
+        wanted = (str_arg(params, "email") or "").strip().lower()
         for user in self.ws.users.values():
-            if user.email is not None and user.email.lower() == wanted:
+            if wanted and user.email is not None and user.email.lower() == wanted:
                 return {"ok": True, "user": self.ws.user_json(user, with_email=True)}
         raise SlackError("users_not_found")
 

@@ -11,17 +11,21 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Final
 
 from bot.local.slack_standin.args import JsonDict, SlackError, str_arg
+from bot.local.slack_standin.contract import contracts
 from bot.local.slack_standin.faults import Fault, FaultQueue
-from bot.local.slack_standin.methods import MUTATING_METHODS, Methods
+from bot.local.slack_standin.methods import MUTATING_METHODS, SERVED_METHODS, Methods
 from bot.local.slack_standin.server import RESPONSE_PATH, Answer, Server
 from bot.local.slack_standin.state import Channel, Identity, User, Workspace
 
 logger = logging.getLogger("bot.local.slack_standin")
 
 Subscriber = Callable[[str, JsonDict], None]
+
+# What each served method accepts and requires (slack_sdk's signatures, Slack's spec): built once.
+CONTRACTS: Final = contracts(SERVED_METHODS)
 
 
 @dataclass(frozen=True)
@@ -423,6 +427,7 @@ class SlackStandIn:
             handler = self._methods.handler(method)
             if handler is None:
                 raise SlackError("unknown_method")
+            CONTRACTS[method].check(params)
             with self._cond:
                 body = handler(params)
         except SlackError as error:
