@@ -37,7 +37,7 @@ The package, one job a module: ``server`` (HTTP surface), ``state`` (workspace s
 arguments, Slack errors), ``faults`` (fault injection), ``standin`` (`SlackStandIn`).
 """
 
-from bot.local.slack_standin.faults import Fault
+from bot.local.slack_standin.faults import Fault, FiredFault
 from bot.local.slack_standin.standin import RecordedCall, SlackStandIn
 
-__all__ = ["Fault", "RecordedCall", "SlackStandIn"]
+__all__ = ["Fault", "FiredFault", "RecordedCall", "SlackStandIn"]

@@ -15,8 +15,9 @@ from typing import Any, Final
 
 from bot.local.slack_standin.args import JsonDict, SlackError, str_arg
 from bot.local.slack_standin.contract import contracts
-from bot.local.slack_standin.faults import Fault, FaultQueue
+from bot.local.slack_standin.faults import Fault, FaultQueue, FiredFault
 from bot.local.slack_standin.methods import MUTATING_METHODS, SERVED_METHODS, Methods
+from bot.local.slack_standin.ratelimits import PER_CHANNEL_METHODS, Hit, RateLimiter
 from bot.local.slack_standin.server import RESPONSE_PATH, Answer, Server
 from bot.local.slack_standin.state import Channel, Identity, User, Workspace
 
@@ -68,6 +69,8 @@ class SlackStandIn:
         bot_name: str = "approvals",
         team_name: str = "Stand-in Workspace",
         team_domain: str = "standin",
+        rate_limits: bool = True,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Configure the stand-in (nothing listens until `start`).
 
@@ -78,6 +81,10 @@ class SlackStandIn:
             bot_user_id, bot_id, app_id, bot_name: the bot's identity (auth.test, message authors).
                 The bot user is registered so that ``users.info`` knows it.
             team_id, team_name, team_domain: the workspace's identity.
+            rate_limits: enforce Slack's rate limits (`ratelimits`): HTTP 429 with
+                ``Retry-After`` past a method's tier, or past 1 message a second in a channel.
+                Turn off only where a test sends faster than Slack allows on purpose.
+            clock: seconds, monotonic, for the rate limits (inject one to test them).
         """
         if latency < 0:
             raise ValueError("latency must not be negative")
@@ -102,6 +109,8 @@ class SlackStandIn:
         self._ws = Workspace(identity)
         self._methods = Methods(self._ws)
         self._faults = FaultQueue()
+        self._rate_limits = rate_limits
+        self._limiter = RateLimiter(clock)
         self._calls: list[RecordedCall] = []
         self._subscribers: list[Subscriber] = []
         self.add_user(bot_user_id, bot_name, real_name=bot_name, is_bot=True, has_2fa=False)
@@ -252,9 +261,27 @@ class SlackStandIn:
             self._faults.add(method, fault, times)
 
     def clear_faults(self) -> None:
-        """Drop all pending faults."""
+        """Drop all pending faults (those that fired stay in `fired_faults`)."""
         with self._cond:
             self._faults.clear()
+
+    def fired_faults(self, method: str | None = None) -> list[FiredFault]:
+        """The injected faults that reached a caller, in the order they fired (optionally only
+        those of one method). A fault counts when a call met it, not when it was injected."""
+        with self._cond:
+            fired = self._faults.fired()
+        return [f for f in fired if method is None or f.method == method]
+
+    def rate_limit_hits(self, method: str | None = None) -> list[Hit]:
+        """Calls the rate limits answered with 429 (injected 429s are in `fired_faults`)."""
+        with self._cond:
+            hits = list(self._limiter.hits)
+        return [h for h in hits if method is None or h.method == method]
+
+    def pending_faults(self) -> list[tuple[str, Fault, int]]:
+        """Faults injected but not (yet) met: (method, fault, calls left)."""
+        with self._cond:
+            return self._faults.pending()
 
     # observations ------------------------------------------------------------------------
 
@@ -375,32 +402,22 @@ class SlackStandIn:
             self._stopping.wait(self._latency)
         with self._cond:
             fault = self._faults.take(method, arrived)
-        recorded_params = {k: v for k, v in params.items() if k != "token"}
-
-        if fault is not None and not fault.after:
-            if fault.delay > 0:
-                self._stopping.wait(fault.delay)
-            if fault.replaces_answer:
-                answer = fault.answer()
-                self._record(method, recorded_params, answer, arrived)
-                return answer
-
-        answer, took_effect = self._handle(method, params, token, parse_error)
-
-        if fault is not None and fault.after:
-            if fault.delay > 0:
-                self._stopping.wait(fault.delay)
-            if fault.replaces_answer:
-                answer = fault.answer()
-        self._record(method, recorded_params, answer, arrived)
-        if took_effect:
-            self._notify(method, recorded_params)
-        return answer
+        recorded = {k: v for k, v in params.items() if k != "token"}
+        return self._answer(
+            method,
+            recorded,
+            fault,
+            arrived,
+            lambda: self._handle(method, params, token, parse_error),
+        )
 
     def serve_response_url(self, key: str, raw: bytes) -> tuple[int, dict[str, str], str]:
+        """A POST to a response URL (``respond()``). Injected faults for ``"response_url"`` apply
+        as they do to Web API methods; an answer's body is ``ok`` or its error, as plain text."""
         arrived = time.monotonic()
         with self._cond:
             known = key in self._ws.response_urls
+            fault = self._faults.take("response_url", arrived) if known else None
         if not known:
             return 404, {}, "no_such_response_url"
         try:
@@ -409,12 +426,48 @@ class SlackStandIn:
             return 400, {}, "invalid_payload"
         if not isinstance(params, dict):
             return 400, {}, "invalid_payload"
-        with self._cond:
-            status, text = self._methods.respond(key, params)
-        if status == 200:
-            self._record("response_url", dict(params), (200, {}, {"ok": True}), arrived)
-            self._notify("response_url", dict(params))
-        return status, {}, text
+
+        def handle() -> tuple[Answer, bool]:
+            limited = self._admit("response_url", self._ws.response_urls[key])
+            if limited is not None:
+                return limited, False
+            with self._cond:
+                status, text = self._methods.respond(key, params)
+            ok = status == 200
+            return (status, {}, {"ok": True} if ok else {"ok": False, "error": text}), ok
+
+        status, headers, body = self._answer("response_url", params, fault, arrived, handle)
+        return status, headers, "ok" if body.get("ok") else str(body.get("error"))
+
+    def _answer(
+        self,
+        method: str,
+        params: JsonDict,
+        fault: Fault | None,
+        arrived: float,
+        handle: Callable[[], tuple[Answer, bool]],
+    ) -> Answer:
+        """Handle a call as ``fault`` (if any) says, record it, tell subscribers if it took
+        effect. ``handle`` answers the call normally and says whether it took effect."""
+        if fault is not None and not fault.after:
+            if fault.delay > 0:
+                self._stopping.wait(fault.delay)
+            if fault.replaces_answer:
+                answer = fault.answer()
+                self._record(method, params, answer, arrived)
+                return answer
+
+        answer, took_effect = handle()
+
+        if fault is not None and fault.after:
+            if fault.delay > 0:
+                self._stopping.wait(fault.delay)
+            if fault.replaces_answer:
+                answer = fault.answer()
+        self._record(method, params, answer, arrived)
+        if took_effect:
+            self._notify(method, params)
+        return answer
 
     def _handle(
         self, method: str, params: JsonDict, token: str | None, parse_error: str | None
@@ -427,6 +480,9 @@ class SlackStandIn:
             handler = self._methods.handler(method)
             if handler is None:
                 raise SlackError("unknown_method")
+            limited = self._admit(method, params)
+            if limited is not None:
+                return limited, False
             CONTRACTS[method].check(params)
             with self._cond:
                 body = handler(params)
@@ -436,6 +492,22 @@ class SlackStandIn:
             logger.exception("Slack stand-in failed on %s", method)
             return (500, {}, {"ok": False, "error": "internal_error"}), False
         return (200, {}, body), method in MUTATING_METHODS
+
+    def _admit(self, method: str, params: JsonDict) -> Answer | None:
+        """None if the call is within Slack's rate limits (its quota taken), else the 429."""
+        if not self._rate_limits:
+            return None
+        with self._cond:
+            channel = None
+            if method in PER_CHANNEL_METHODS:
+                try:
+                    channel = self._ws.channel(params).id
+                except SlackError:  # unknown: the method answers channel_not_found
+                    channel = str_arg(params, "channel")
+            retry_after = self._limiter.admit(method, channel)
+        if retry_after is None:
+            return None
+        return 429, {"Retry-After": str(retry_after)}, {"ok": False, "error": "ratelimited"}
 
     def _authenticate(self, token: str | None) -> None:
         if token is None:
