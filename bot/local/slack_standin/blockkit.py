@@ -1,233 +1,233 @@
-"""Block Kit validation: the limits an app runs into, reported as Slack reports them.
+"""Block Kit validation of messages, ephemerals, modals and Home views, as Slack rejects them.
 
-Errors are Slack-style strings, ``"<what> [json-pointer:/blocks/0/text/text]"``.
+Every block and every object in it is parsed into slack_sdk's models (``slack_sdk.models``:
+`Block`, `BlockElement`, text objects, `View`) and held to their validators, which carry Slack's
+documented limits (section text 3000, 10 fields of 2000, header 150, button text 75 and value
+2000, action_id and block_id 255, modal title 24, private_metadata 3000, 100 blocks in a view,
+...). A block or element type slack_sdk does not know is refused. On top of them, Slack's rules
+the models do not check: at most 50 blocks in a message, no empty text, plain text where Slack
+takes nothing else (headers, buttons, input labels, modal title/submit/close), block_id and
+action_id unique, a modal with inputs has a submit button, a view is a modal or a Home tab.
+
+Errors read like Slack's, ``"<what> [json-pointer:/blocks/0/text/text]"``: slack_sdk's messages
+are re-worded where Slack's own wording is known (``must be less than 3001 characters``,
+``no more than 50 items allowed``, ``missing required field: text``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+import logging
+import re
+from collections.abc import Iterator, Mapping
 from typing import Any, Final
+
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.basic_objects import JsonObject
+from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
 
 from bot.local.slack_standin.args import JsonDict, SlackError, invalid_arguments, json_arg
 
 MAX_MESSAGE_BLOCKS: Final = 50
-MAX_VIEW_BLOCKS: Final = 100
 MAX_VIEW_BYTES: Final = 250_000
-_BLOCK_TYPES: Final = frozenset(
+MAX_EXTERNAL_ID: Final = 255
+VIEW_TYPES: Final = ("modal", "home")
+# (parent type, key) whose text object must be plain_text
+PLAIN_TEXT_ONLY: Final = frozenset(
     {
-        "actions",
-        "context",
-        "context_actions",
-        "divider",
-        "file",
-        "header",
-        "image",
-        "input",
-        "markdown",
-        "rich_text",
-        "section",
-        "table",
-        "video",
+        ("header", "text"),
+        ("button", "text"),
+        ("input", "label"),
+        ("modal", "title"),
+        ("modal", "submit"),
+        ("modal", "close"),
     }
 )
+TEXT_TYPES: Final = ("plain_text", "mrkdwn")
+# (parent type, key) → the longest text Slack takes there, where slack_sdk does not check it
+TEXT_LIMITS: Final = {("section", "fields"): 2000}
+
+_SDK_MESSAGE: Final = re.compile(r"^(?P<attr>\w+)(?: attribute)? (?P<rest>(?:cannot|must) .+)$")
+_EXCEEDS: Final = re.compile(r"^(?:cannot exceed|must be between 1 and) (?P<n>\d+) (?P<unit>\w+)$")
+_VIEW_BLOCKS: Final = re.compile(r"^views must contain between 1 and (?P<n>\d+) blocks$")
+
+# slack_sdk logs each unknown type or key it skips; the stand-in reports them instead.
+logging.getLogger("slack_sdk.models").setLevel(logging.ERROR)
 
 
-class BlockChecker:
-    """Collects Slack-style error strings ("<what> [json-pointer:/path]") for blocks and views."""
-
+class _Errors:
     def __init__(self) -> None:
-        self.errors: list[str] = []
+        self.items: list[str] = []
+        self.block_ids: set[str] = set()
+        self.action_ids: set[str] = set()
 
-    def fail(self, pointer: str, message: str) -> None:
-        self.errors.append(f"{message} [json-pointer:{pointer}]")
+    def add(self, pointer: str, message: str) -> None:
+        self.items.append(f"{message} [json-pointer:{pointer}]")
 
-    # text objects and strings ------------------------------------------------------------
 
-    def string(self, value: Any, pointer: str, *, max_len: int, required: bool = True) -> None:
-        if value is None and not required:
-            return
-        if not isinstance(value, str):
-            self.fail(pointer, "must be a string")
-        elif len(value) > max_len:
-            self.fail(pointer, f"must be less than {max_len + 1} characters")
+def _slack_wording(message: str, raw: Mapping[str, Any], pointer: str) -> tuple[str, str] | None:
+    """(pointer, message) for a slack_sdk validator message about the object at ``pointer``
+    (None when it only repeats what `_check_text` reports: an empty text)."""
+    view_blocks = _VIEW_BLOCKS.match(message)
+    if view_blocks:
+        n = int(view_blocks["n"])
+        blocks = raw.get("blocks")
+        too_many = isinstance(blocks, list) and len(blocks) > n
+        return f"{pointer}/blocks", (
+            f"no more than {n} items allowed" if too_many else "must provide at least 1 item"
+        )
+    match = _SDK_MESSAGE.match(message)
+    if match is None:
+        return pointer, message
+    attr, rest = match["attr"], match["rest"]
+    if rest == "must be specified" and attr not in raw:
+        return pointer, f"missing required field: {attr}"
+    if attr not in raw:
+        return pointer, message
+    at = f"{pointer}/{attr}"
+    exceeds = _EXCEEDS.match(rest)
+    if exceeds is None:
+        return at, rest
+    n = int(exceeds["n"])
+    if exceeds["unit"] != "characters":
+        return at, f"no more than {n} items allowed"
+    value = raw[attr]
+    if isinstance(value, dict):  # a text object: its text is what is too long
+        at += "/text"
+        value = value.get("text")
+    if isinstance(value, str) and len(value) <= n:
+        return None
+    return at, f"must be less than {n + 1} characters"
 
-    def text(
-        self,
-        obj: Any,
-        pointer: str,
-        *,
-        max_len: int,
-        plain_only: bool = False,
-        required: bool = True,
-    ) -> None:
-        if obj is None and not required:
-            return
-        if not isinstance(obj, dict):
-            self.fail(pointer, "must be a text object")
-            return
-        allowed = ("plain_text",) if plain_only else ("plain_text", "mrkdwn")
-        if obj.get("type") not in allowed:
-            self.fail(f"{pointer}/type", f"must be one of {', '.join(allowed)}")
-        text = obj.get("text")
-        if not isinstance(text, str):
-            self.fail(f"{pointer}/text", "must be a string")
-        elif not text:
-            self.fail(f"{pointer}/text", "must be more than 0 characters")
-        elif len(text) > max_len:
-            self.fail(f"{pointer}/text", f"must be less than {max_len + 1} characters")
 
-    # elements ----------------------------------------------------------------------------
+def _validate(model: JsonObject, raw: Mapping[str, Any], pointer: str, errors: _Errors) -> None:
+    """The model's own validators (not its children's: `_walk` visits those)."""
+    try:
+        model.validate_json()
+    except SlackObjectFormationError as error:
+        worded = _slack_wording(str(error), raw, pointer)
+        if worded is not None:
+            errors.add(*worded)
 
-    def element(self, element: Any, pointer: str, action_ids: set[str]) -> None:
-        if not isinstance(element, dict) or not isinstance(element.get("type"), str):
-            self.fail(pointer, "must be an object with a string 'type'")
-            return
-        action_id = element.get("action_id")
-        if action_id is not None:
-            if not isinstance(action_id, str) or not action_id or len(action_id) > 255:
-                self.fail(f"{pointer}/action_id", "must be a string of 1 to 255 characters")
-            elif action_id in action_ids:
-                self.fail(f"{pointer}/action_id", f"duplicate action_id '{action_id}'")
-            else:
-                action_ids.add(action_id)
-        if element["type"] == "button":
-            self.text(element.get("text"), f"{pointer}/text", max_len=75, plain_only=True)
-            self.string(element.get("value"), f"{pointer}/value", max_len=2000, required=False)
-            self.string(element.get("url"), f"{pointer}/url", max_len=3000, required=False)
-            style = element.get("style")
-            if style is not None and style not in ("primary", "danger"):
-                self.fail(f"{pointer}/style", "must be one of primary, danger")
 
-    def elements(self, elements: Any, pointer: str, *, max_items: int) -> None:
-        if not isinstance(elements, list) or not elements:
-            self.fail(pointer, "must be a non-empty array")
-            return
-        if len(elements) > max_items:
-            self.fail(pointer, f"no more than {max_items} items allowed")
-        action_ids: set[str] = set()
-        for index, element in enumerate(elements):
-            self.element(element, f"{pointer}/{index}", action_ids)
+def _children(model: JsonObject, raw: Mapping[str, Any], pointer: str) -> Iterator[Any]:
+    """(raw child, model child, pointer, key) for every object-valued key of ``raw``."""
+    for key, value in raw.items():
+        parsed = getattr(model, key, None)
+        if isinstance(value, dict):
+            yield value, parsed, f"{pointer}/{key}", key
+        elif isinstance(value, list) and any(isinstance(v, dict) for v in value):
+            items = parsed if isinstance(parsed, list) and len(parsed) == len(value) else []
+            for index, item in enumerate(value):
+                model_item = items[index] if items else None
+                yield item, model_item, f"{pointer}/{key}/{index}", key
 
-    # blocks ------------------------------------------------------------------------------
 
-    def blocks(self, blocks: Any, pointer: str, *, max_blocks: int) -> None:
-        if not isinstance(blocks, list):
-            self.fail(pointer, "must be an array")
-            return
-        if len(blocks) > max_blocks:
-            self.fail(pointer, f"no more than {max_blocks} items allowed")
-        block_ids: set[str] = set()
-        for index, block in enumerate(blocks):
-            self.block(block, f"{pointer}/{index}", block_ids)
+def _walk(raw: Any, model: Any, pointer: str, parent: str, key: str, *, errors: _Errors) -> None:
+    if not isinstance(raw, dict):
+        return
+    kind = raw.get("type")
+    if kind in TEXT_TYPES:
+        _check_text(
+            raw,
+            pointer,
+            plain_only=(parent, key) in PLAIN_TEXT_ONLY,
+            max_len=TEXT_LIMITS.get((parent, key)),
+            errors=errors,
+        )
+    if not isinstance(model, JsonObject):
+        if isinstance(kind, str) and kind not in TEXT_TYPES:
+            errors.add(f"{pointer}/type", f"unsupported type '{kind}'")
+        return
+    _check_ids(raw, pointer, errors)
+    _validate(model, raw, pointer, errors)
+    for child, parsed, at, child_key in _children(model, raw, pointer):
+        _walk(child, parsed, at, str(kind or parent), child_key, errors=errors)
 
-    def block(self, block: Any, pointer: str, block_ids: set[str]) -> None:
+
+def _check_text(
+    raw: Mapping[str, Any],
+    pointer: str,
+    *,
+    plain_only: bool,
+    errors: _Errors,
+    max_len: int | None = None,
+) -> None:
+    if plain_only and raw.get("type") != "plain_text":
+        errors.add(f"{pointer}/type", "must be one of plain_text")
+    text = raw.get("text")
+    if not isinstance(text, str):
+        errors.add(f"{pointer}/text", "must be a string")
+    elif not text:
+        errors.add(f"{pointer}/text", "must be more than 0 characters")
+    elif max_len is not None and len(text) > max_len:
+        errors.add(f"{pointer}/text", f"must be less than {max_len + 1} characters")
+
+
+def _check_ids(raw: Mapping[str, Any], pointer: str, errors: _Errors) -> None:
+    for key, seen in (("block_id", errors.block_ids), ("action_id", errors.action_ids)):
+        value = raw.get(key)
+        if isinstance(value, str) and value:
+            if value in seen:
+                errors.add(f"{pointer}/{key}", f"duplicate {key} '{value}'")
+            seen.add(value)
+
+
+def _blocks(raw: Any, pointer: str, errors: _Errors) -> None:
+    if not isinstance(raw, list):
+        errors.add(pointer, "must be an array")
+        return
+    for index, block in enumerate(raw):
+        at = f"{pointer}/{index}"
         if not isinstance(block, dict) or not isinstance(block.get("type"), str):
-            self.fail(pointer, "must be an object with a string 'type'")
-            return
-        block_type = block["type"]
-        if block_type not in _BLOCK_TYPES:
-            self.fail(f"{pointer}/type", f"unsupported type '{block_type}'")
-            return
-        block_id = block.get("block_id")
-        if block_id is not None:
-            if not isinstance(block_id, str) or not block_id or len(block_id) > 255:
-                self.fail(f"{pointer}/block_id", "must be a string of 1 to 255 characters")
-            elif block_id in block_ids:
-                self.fail(f"{pointer}/block_id", f"duplicate block_id '{block_id}'")
-            else:
-                block_ids.add(block_id)
-        checks: dict[str, Callable[[JsonDict, str], None]] = {
-            "section": self._section,
-            "header": self._header,
-            "actions": self._actions,
-            "context": self._context,
-            "input": self._input,
-            "image": self._image,
-        }
-        check = checks.get(block_type)
-        if check is not None:
-            check(block, pointer)
+            errors.add(at, "must be an object with a string 'type'")
+            continue
+        errors.action_ids.clear()  # action_id is unique within a block
+        try:
+            model = Block.parse(block)
+        except Exception:  # slack_sdk could not even build it
+            errors.add(at, "is not a valid block")
+            continue
+        _walk(block, model, at, "", "", errors=errors)
 
-    def _section(self, block: JsonDict, pointer: str) -> None:
-        text, fields = block.get("text"), block.get("fields")
-        if text is None and fields is None:
-            self.fail(pointer, "must provide either text or fields")
-        self.text(text, f"{pointer}/text", max_len=3000, required=False)
-        if fields is not None:
-            if not isinstance(fields, list) or not fields:
-                self.fail(f"{pointer}/fields", "must be a non-empty array")
-            else:
-                if len(fields) > 10:
-                    self.fail(f"{pointer}/fields", "no more than 10 items allowed")
-                for index, item in enumerate(fields):
-                    self.text(item, f"{pointer}/fields/{index}", max_len=2000)
-        if block.get("accessory") is not None:
-            self.element(block["accessory"], f"{pointer}/accessory", set())
 
-    def _header(self, block: JsonDict, pointer: str) -> None:
-        self.text(block.get("text"), f"{pointer}/text", max_len=150, plain_only=True)
+def message_block_errors(blocks: Any) -> list[str]:
+    """Slack-style errors for a message's ``blocks`` (chat.postMessage/update/postEphemeral)."""
+    errors = _Errors()
+    if isinstance(blocks, list) and len(blocks) > MAX_MESSAGE_BLOCKS:
+        errors.add("/blocks", f"no more than {MAX_MESSAGE_BLOCKS} items allowed")
+    _blocks(blocks, "/blocks", errors)
+    return errors.items
 
-    def _actions(self, block: JsonDict, pointer: str) -> None:
-        self.elements(block.get("elements"), f"{pointer}/elements", max_items=25)
 
-    def _context(self, block: JsonDict, pointer: str) -> None:
-        elements = block.get("elements")
-        if not isinstance(elements, list) or not elements:
-            self.fail(f"{pointer}/elements", "must be a non-empty array")
-            return
-        if len(elements) > 10:
-            self.fail(f"{pointer}/elements", "no more than 10 items allowed")
-        for index, element in enumerate(elements):
-            item = f"{pointer}/elements/{index}"
-            if isinstance(element, dict) and element.get("type") in ("plain_text", "mrkdwn"):
-                self.text(element, item, max_len=3000)
-            elif not isinstance(element, dict) or element.get("type") != "image":
-                self.fail(item, "must be a text object or an image element")
-
-    def _input(self, block: JsonDict, pointer: str) -> None:
-        self.text(block.get("label"), f"{pointer}/label", max_len=2000, plain_only=True)
-        self.text(block.get("hint"), f"{pointer}/hint", max_len=2000, required=False)
-        if block.get("element") is None:
-            self.fail(f"{pointer}/element", "missing required field: element")
-        else:
-            self.element(block["element"], f"{pointer}/element", set())
-
-    def _image(self, block: JsonDict, pointer: str) -> None:
-        self.string(block.get("alt_text"), f"{pointer}/alt_text", max_len=2000)
-        if block.get("image_url") is None and block.get("slack_file") is None:
-            self.fail(pointer, "must provide either image_url or slack_file")
-        self.string(block.get("image_url"), f"{pointer}/image_url", max_len=3000, required=False)
-        self.text(block.get("title"), f"{pointer}/title", max_len=2000, required=False)
-
-    # views -------------------------------------------------------------------------------
-
-    def view(self, view: JsonDict, pointer: str, *, allow_home: bool) -> None:
-        view_type = view.get("type")
-        allowed = ("modal", "home") if allow_home else ("modal",)
-        if view_type not in allowed:
-            self.fail(f"{pointer}/type", f"must be one of {', '.join(allowed)}")
-        if view_type == "modal":
-            self.text(view.get("title"), f"{pointer}/title", max_len=24, plain_only=True)
-            for key in ("submit", "close"):
-                self.text(
-                    view.get(key), f"{pointer}/{key}", max_len=24, plain_only=True, required=False
-                )
-        blocks = view.get("blocks")
-        self.blocks(blocks, f"{pointer}/blocks", max_blocks=MAX_VIEW_BLOCKS)
-        has_input = isinstance(blocks, list) and any(
-            isinstance(b, dict) and b.get("type") == "input" for b in blocks
-        )
-        if view_type == "modal" and has_input and view.get("submit") is None:
-            self.fail(pointer, "must provide a submit property when using input blocks")
-        self.string(
-            view.get("private_metadata"),
-            f"{pointer}/private_metadata",
-            max_len=3000,
-            required=False,
-        )
-        for key in ("callback_id", "external_id"):
-            self.string(view.get(key), f"{pointer}/{key}", max_len=255, required=False)
+def view_errors(view: JsonDict, *, allow_home: bool) -> list[str]:
+    """Slack-style errors for a view (views.open/push: modals; views.update: modals or Home)."""
+    errors = _Errors()
+    allowed = VIEW_TYPES if allow_home else VIEW_TYPES[:1]
+    view_type = view.get("type")
+    if view_type not in allowed:
+        errors.add("/view/type", f"must be one of {', '.join(allowed)}")
+    try:
+        model = View(**view)
+    except Exception:
+        errors.add("/view", "is not a valid view")
+        return errors.items
+    _validate(model, view, "/view", errors)
+    for key in ("title", "submit", "close"):
+        if isinstance(view.get(key), dict):
+            _check_text(view[key], f"/view/{key}", plain_only=True, errors=errors)
+    external_id = view.get("external_id")
+    if isinstance(external_id, str) and len(external_id) > MAX_EXTERNAL_ID:
+        errors.add("/view/external_id", f"must be less than {MAX_EXTERNAL_ID + 1} characters")
+    blocks = view.get("blocks")
+    _blocks(blocks, "/view/blocks", errors)
+    has_input = isinstance(blocks, list) and any(
+        isinstance(b, dict) and b.get("type") == "input" for b in blocks
+    )
+    if view_type == "modal" and has_input and view.get("submit") is None:
+        errors.add("/view", "must provide a submit property when using input blocks")
+    return errors.items
 
 
 def parsed_blocks(params: Mapping[str, Any]) -> list[JsonDict] | None:
@@ -242,10 +242,9 @@ def parsed_blocks(params: Mapping[str, Any]) -> list[JsonDict] | None:
         return None
     if not isinstance(blocks, list):
         raise SlackError("invalid_blocks_format")
-    checker = BlockChecker()
-    checker.blocks(blocks, "/blocks", max_blocks=MAX_MESSAGE_BLOCKS)
-    if checker.errors:
-        raise SlackError("invalid_blocks", messages=checker.errors, errors=True)
+    errors = message_block_errors(blocks)
+    if errors:
+        raise SlackError("invalid_blocks", messages=errors, errors=True)
     return blocks
 
 
@@ -283,8 +282,7 @@ def parsed_view(params: Mapping[str, Any], *, allow_home: bool = False) -> JsonD
         raise invalid_arguments("must be an object [json-pointer:/view]")
     if len(json.dumps(view)) > MAX_VIEW_BYTES:
         raise SlackError("view_too_large")
-    checker = BlockChecker()
-    checker.view(view, "/view", allow_home=allow_home)
-    if checker.errors:
-        raise invalid_arguments(*checker.errors)
+    errors = view_errors(view, allow_home=allow_home)
+    if errors:
+        raise invalid_arguments(*errors)
     return view
