@@ -14,7 +14,8 @@ Requests may carry JSON bodies, form-encoded bodies or query strings (``slack_sd
 three); the token is taken from ``Authorization: Bearer ...`` or, as Slack also allows, from a
 ``token`` argument.
 Every call is recorded (`SlackStandIn.calls`), faults can be injected (`Fault`: HTTP 429 with
-``Retry-After``, 5xx, Slack error codes, slow answers, "done but the answer was lost"), and the
+``Retry-After``, 5xx, Slack error codes, slow answers, "done but the answer was lost"; a fault
+counts in `SlackStandIn.fired_faults` when a call meets it, response URLs included), and the
 workspace state (messages, ephemeral messages, modal views) can be observed and subscribed to.
 
 Answered methods: ``auth.test``, ``chat.postMessage``, ``chat.update``, ``chat.postEphemeral``,
@@ -23,18 +24,24 @@ Answered methods: ``auth.test``, ``chat.postMessage``, ``chat.update``, ``chat.p
 ``usergroups.users.list``. Any other method answers
 ``{"ok": false, "error": "unknown_method"}``.
 
-Validation follows Slack's documented limits where they matter to an app: at most 50 blocks in a
-message (100 in a modal), section text up to 3000 characters, section fields up to 10 x 2000,
-header text up to 150, button text up to 75 and button value up to 2000 characters, block_id and
-action_id up to 255, message text up to 40000 characters, modal title/submit/close up to 24,
-private_metadata up to 3000. Block errors are reported like Slack does, e.g.
-``{"ok": false, "error": "invalid_blocks", "errors": ["must be less than 3001 characters
-[json-pointer:/blocks/0/text/text]"], "response_metadata": {"messages": ["[ERROR] ..."]}}``.
+Slack's rules, not ours:
 
+* arguments (``contract``): exactly those of the same method on ``slack_sdk.WebClient``, the
+  required ones from Slack's OpenAPI spec and slack_sdk (``invalid_arg_name``,
+  ``invalid_arguments``);
+* Block Kit (``blockkit``): parsed into ``slack_sdk.models`` and validated, plus Slack's limits
+  the models lack; refused like Slack, e.g. ``{"ok": false, "error": "invalid_blocks",
+  "errors": ["must be less than 3001 characters [json-pointer:/blocks/0/text/text]"],
+  "response_metadata": {"messages": ["[ERROR] ..."]}}``; fallback text over 40,000 characters is
+  ``msg_too_long``;
+* rate limits (``ratelimits``), on by default (``rate_limits=False`` turns them off): Slack's
+  tier per method and workspace, about one message a second per channel, HTTP 429 with
+  ``Retry-After`` past them.
 
 The package, one job a module: ``server`` (HTTP surface), ``state`` (workspace state),
-``methods`` (the Web API methods), ``blockkit`` (Block Kit validation), ``args`` (reading
-arguments, Slack errors), ``faults`` (fault injection), ``standin`` (`SlackStandIn`).
+``methods`` (the Web API methods), ``contract`` (arguments), ``blockkit`` (Block Kit),
+``ratelimits`` (rate limits), ``faults`` (fault injection), ``args`` (reading arguments, Slack
+errors), ``standin`` (`SlackStandIn`).
 """
 
 from bot.local.slack_standin.faults import Fault, FiredFault
