@@ -10,8 +10,7 @@ requester, replays, stale signatures), while Slack answers 429 / 500 / too slowl
 Step Functions fails transiently after claims, and some executions time out while waiting.
 Then it drives every request to an end state and checks the invariants. Exit status 1 if an
 invariant is violated or a fault type never happened (Slack faults count when a call met them;
-a run that injected nothing
-cannot pass).
+a run that injected nothing cannot pass). The Slack stand-in enforces Slack's rate limits.
 """
 
 from __future__ import annotations
