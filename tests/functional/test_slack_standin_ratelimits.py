@@ -6,16 +6,19 @@ The limits run on an injected clock: the tests move time, they never measure it.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
 
+from bot.blocks import Message
 from bot.local.slack_standin import SlackStandIn
 from bot.local.slack_standin.methods import SERVED_METHODS
 from bot.local.slack_standin.ratelimits import CHANNEL_BURST, METHOD_TIERS, TIER_2, TIER_3
+from bot.slack_gateway import SlackGateway
+from bot.wiring import slack_client
 
 TOKEN = "xoxb-limits"
 CHANNEL, OTHER = "C0LIMITS", "C0OTHER"
@@ -125,20 +128,21 @@ def test_response_urls_are_limited_like_incoming_webhooks_per_channel(
     assert len(standin.ephemerals(user="U1")) == CHANNEL_BURST + 2
 
 
-def test_slack_sdks_rate_limit_retry_handler_waits_and_gets_through() -> None:
-    """A real clock here: slack_sdk sleeps ``Retry-After`` (1 s) before it tries again."""
+def test_the_bots_slack_client_waits_out_a_429_and_gets_through() -> None:
+    """The bot's own WebClient (``bot.wiring.slack_client``: slack_sdk's
+    RateLimitErrorRetryHandler) through its gateway, on a real clock: slack_sdk sleeps
+    ``Retry-After`` (1 s) before it tries again."""
     with SlackStandIn(bot_token=TOKEN) as slack:
         slack.add_channel(CHANNEL, "limits")
-        client = WebClient(
-            base_url=slack.url,
-            token=TOKEN,
-            timeout=5,
-            retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)],
+        settings = SimpleNamespace(
+            bot_token=lambda: TOKEN, slack_timeout_seconds=5, slack_api_url=slack.url
         )
+        gateway = SlackGateway(slack_client(settings))  # type: ignore[arg-type]
         for i in range(CHANNEL_BURST + 1):
-            assert client.chat_postMessage(channel=CHANNEL, text=str(i))["ok"] is True
+            gateway.post(CHANNEL, Message(text=str(i), blocks=[]), approval_id=f"apv-{i}")
         assert len(slack.messages(CHANNEL)) == CHANNEL_BURST + 1
         assert [c.status for c in slack.calls()].count(429) >= 1
+        assert len(slack.rate_limit_hits("chat.postMessage")) >= 1
         assert slack.fired_faults() == []  # Slack's own limit, not an injected fault
 
 
