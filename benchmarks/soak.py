@@ -9,8 +9,8 @@ handler (signed requests over HTTP: concurrent approvers, double clicks, outside
 requester, replays, stale signatures), while Slack answers 429 / 500 / too slowly and
 Step Functions fails transiently after claims, and some executions time out while waiting.
 Then it drives every request to an end state and checks the invariants. Exit status 1 if an
-invariant is violated or a fault type was never injected (a run that injected nothing
-cannot pass).
+invariant is violated or a fault type never happened (Slack faults count when a call met them;
+a run that injected nothing cannot pass). The Slack stand-in enforces Slack's rate limits.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from botocore.exceptions import EndpointConnectionError
 
 from bot.ids import Action, Input, Modal
 from bot.local.events import LocalContext, sqs_event
-from bot.local.sandbox import CHANNEL, SIGNING_SECRET, Sandbox
+from bot.local.sandbox import CHANNEL, PEOPLE, SIGNING_SECRET, Sandbox
 from bot.local.slack_driver import Response, SlackDriver
 from bot.local.slack_standin import Fault
 from bot.models import Status, approval_id_for
@@ -44,6 +44,10 @@ ANA, BO, CY, EVE = "U0ANA", "U0BO", "U0CY", "U0EVE"
 APPROVERS = {ANA, CY}  # DEFAULT_APPROVERS of the sandbox: ana and @oncall (cy)
 VOTERS = [ANA, CY, EVE]  # the approvers of the 2-of-3 ("approve2") requests
 SHORT_WAIT = 4  # seconds the "timeout" executions wait before Step Functions gives up
+# Slack takes about one message a second per channel (the stand-in enforces it): requests are
+# spread over channels, at most this many each, as a busy workspace's would be.
+REQUESTS_PER_CHANNEL = 10
+FIRED_KIND = {"429": "429", "500": "5xx", "timeout": "delay_timeout"}  # soak name: stand-in kind
 
 
 class LambdaCrashed(BaseException):
@@ -58,6 +62,7 @@ class Plan:
     approval_id: str = ""
     token: str = ""
     ts: str = ""
+    channel: str = CHANNEL
 
 
 @dataclass
@@ -119,6 +124,10 @@ class Soak:
         for name in ("sfn-approvals", "bot", "slack_bolt", "sandbox"):
             logging.getLogger(name).addHandler(self.logs)
         logging.getLogger().addHandler(self.logs)
+        count = max(1, -(-self.n // REQUESTS_PER_CHANNEL))
+        self.channels = [CHANNEL] + [f"C0SOAK{k:03d}" for k in range(1, count)]
+        for k, channel in enumerate(self.channels[1:], start=1):
+            self.sandbox.standin.add_channel(channel, f"soak-{k}", members=[p.id for p in PEOPLE])
         self._hook_step_functions()
         self._hook_crashes()
 
@@ -171,8 +180,13 @@ class Soak:
         weights = [0.35, 0.25, 0.15, 0.25]
         for i in range(self.n):
             outcome = self.rng.choices(outcomes, weights)[0] if i >= 4 else outcomes[i]
-            plan = Plan(i, outcome)
-            request: dict[str, Any] = {"service": f"svc-{i}", "version": "1.0", "requester": BO}
+            plan = Plan(i, outcome, channel=self.channels[i % len(self.channels)])
+            request: dict[str, Any] = {
+                "service": f"svc-{i}",
+                "version": "1.0",
+                "requester": BO,
+                "channel": plan.channel,
+            }
             if outcome == "approve2":  # N-of-M: 2 of ana, cy, eve
                 request.update(approvers=VOTERS, required_approvals=2)
             plan.execution_arn = self.sandbox.start_execution(
@@ -192,9 +206,13 @@ class Soak:
         self.drive_to_end()
 
     def _maybe_slack_fault(self, methods: tuple[str, ...]) -> None:
-        """A Slack fault with probability ``fault_rate`` (each kind at least once per run)."""
+        """A Slack fault with probability ``fault_rate`` (each kind until one has fired)."""
         kinds = ("429", "500", "timeout")
-        missing = [k for k in kinds if not self.faults.counts[f"slack_{k}"]]
+        standin = self.sandbox.standin
+        met = {f.kind for f in standin.fired_faults()} | {
+            f.kind for _, f, _ in standin.pending_faults()
+        }
+        missing = [k for k in kinds if FIRED_KIND[k] not in met]
         if not missing and self.rng.random() >= self.fault_rate:
             return
         kind = missing[0] if missing else self.rng.choice(kinds)
@@ -203,8 +221,13 @@ class Soak:
             "500": Fault(status=500),
             "timeout": Fault(delay=2.5),  # the soak's Slack client gives up after 2 s
         }[kind]
-        self.sandbox.standin.inject(self.rng.choice(methods), fault)
-        self.faults.add(f"slack_{kind}")
+        standin.inject(self.rng.choice(methods), fault)
+
+    def count_fired_slack_faults(self) -> None:
+        """Slack faults count when a call met them (a queued one nobody met does not)."""
+        fired = Counter(f.kind for f in self.sandbox.standin.fired_faults())
+        for kind, fired_kind in FIRED_KIND.items():
+            self.faults.counts[f"slack_{kind}"] = fired[fired_kind]
 
     def deliver_all(self) -> None:
         """Lambda's event source mapping, adversarially: every batch delivered twice."""
@@ -267,7 +290,8 @@ class Soak:
 
     def _all_posted(self) -> dict[str, list[str]]:
         by_id: dict[str, list[str]] = {}
-        for message in self.sandbox.standin.messages(CHANNEL):
+        messages = [m for c in self.channels for m in self.sandbox.standin.messages(c)]
+        for message in messages:
             approval_id = ((message.get("metadata") or {}).get("event_payload") or {}).get(
                 "approval_id"
             )
@@ -290,7 +314,7 @@ class Soak:
     # --- clicks ---------------------------------------------------------------------------------
 
     def _reject(self, user: str, plan: Plan) -> None:
-        self.driver.click(user, CHANNEL, plan.ts, Action.REJECT)
+        self.driver.click(user, plan.channel, plan.ts, Action.REJECT)
         for view in self.driver.open_views(Modal.REJECT, user_id=user):
             meta = json.loads(view.get("private_metadata") or "{}")
             if meta.get("approval_id") == plan.approval_id:
@@ -305,15 +329,15 @@ class Soak:
                 continue
             if plan.outcome == "approve":
                 jobs += [
-                    lambda p=plan: self.driver.click(ANA, CHANNEL, p.ts, Action.APPROVE),
-                    lambda p=plan: self.driver.click(CY, CHANNEL, p.ts, Action.APPROVE),
-                    lambda p=plan: self.driver.click(ANA, CHANNEL, p.ts, Action.APPROVE),
+                    lambda p=plan: self.driver.click(ANA, p.channel, p.ts, Action.APPROVE),
+                    lambda p=plan: self.driver.click(CY, p.channel, p.ts, Action.APPROVE),
+                    lambda p=plan: self.driver.click(ANA, p.channel, p.ts, Action.APPROVE),
                 ]
                 self.faults.add("concurrent_approvers", 3)
                 self.faults.add("double_click")
             elif plan.outcome == "approve2":  # three voters (one twice) race for two places
                 jobs += [
-                    lambda p=plan, u=user: self.driver.click(u, CHANNEL, p.ts, Action.APPROVE)
+                    lambda p=plan, u=user: self.driver.click(u, p.channel, p.ts, Action.APPROVE)
                     for user in (*VOTERS, CY)
                 ]
                 self.faults.add("concurrent_n_of_m_votes", 4)
@@ -322,9 +346,9 @@ class Soak:
                 jobs += [lambda p=plan: self._reject(ANA, p), lambda p=plan: self._reject(CY, p)]
                 self.faults.add("concurrent_approvers", 2)
             if plan.outcome != "approve2":  # eve is one of its voters
-                jobs.append(lambda p=plan: self.driver.click(EVE, CHANNEL, p.ts, Action.APPROVE))
+                jobs.append(lambda p=plan: self.driver.click(EVE, p.channel, p.ts, Action.APPROVE))
                 self.faults.add("unauthorized_click")
-            jobs.append(lambda p=plan: self.driver.click(BO, CHANNEL, p.ts, Action.APPROVE))
+            jobs.append(lambda p=plan: self.driver.click(BO, p.channel, p.ts, Action.APPROVE))
             self.faults.add("requester_click")
         self.rng.shuffle(jobs)
         with ThreadPoolExecutor(max_workers=6) as pool:
@@ -356,10 +380,10 @@ class Soak:
                 break
             for plan in open_plans:
                 if plan.outcome == "approve":
-                    self.driver.click(ANA, CHANNEL, plan.ts, Action.APPROVE)
+                    self.driver.click(ANA, plan.channel, plan.ts, Action.APPROVE)
                 elif plan.outcome == "approve2":
                     for user in VOTERS:  # whoever has not voted yet
-                        self.driver.click(user, CHANNEL, plan.ts, Action.APPROVE)
+                        self.driver.click(user, plan.channel, plan.ts, Action.APPROVE)
                 else:
                     self._reject(CY, plan)
             self.sandbox.lazy.wait(timeout=60)
@@ -495,6 +519,7 @@ def main(argv: list[str] | None = None) -> int:
     soak.start()
     try:
         soak.run()
+        soak.count_fired_slack_faults()
         rows = soak.invariants()
     finally:
         soak.sandbox.stop()
@@ -525,6 +550,8 @@ def main(argv: list[str] | None = None) -> int:
         if count == 0:
             nothing.append(kind)
     print(f"{'poison messages':<40} {len(soak.poison):>7}")
+    limited = len(soak.sandbox.standin.rate_limit_hits())
+    print(f"{'429s from Slack rate limits (not injected)':<40} {limited:>7}")
     timeouts = sum(p.outcome == "timeout" for p in soak.plans)
     print(f"{'timeouts (executions left to expire)':<40} {timeouts:>7}")
     print(f"\n{'invariant':<48} {'count':>7}  verdict")
@@ -537,9 +564,7 @@ def main(argv: list[str] | None = None) -> int:
     if soak.stuck_kinds:
         print(f"stuck, by plan and status: {dict(soak.stuck_kinds)}")
     if nothing:
-        print(
-            f"\nFAIL: no faults of type {', '.join(nothing)} were injected (raise --n or the rate)"
-        )
+        print(f"\nFAIL: no faults of type {', '.join(nothing)} happened (raise --n or the rate)")
     if violated:
         print(f"\nFAIL: {', '.join(violated)}")
     if not nothing and not violated:

@@ -90,8 +90,15 @@ def stack(aws: Aws, approval_timeout: int | None) -> ExampleStack:
 
 
 @pytest.fixture
-def slack() -> Iterator[SlackStandIn]:
-    with SlackStandIn(bot_token=BOT_TOKEN) as standin:
+def rate_limits() -> bool:
+    """Slack's rate limits in the stand-in: on. A test that sends faster than Slack allows on
+    purpose overrides this fixture (False), saying why."""
+    return True
+
+
+@pytest.fixture
+def slack(rate_limits: bool) -> Iterator[SlackStandIn]:
+    with SlackStandIn(bot_token=BOT_TOKEN, rate_limits=rate_limits) as standin:
         standin.add_channel(CHANNEL, "approvals", members=[ANA, BO, CY, EVE])
         standin.add_user(ANA, "ana", real_name="Ana Approver", email="ana@example.com")
         standin.add_user(BO, "bo", real_name="Bo Requester", email="bo@example.com")

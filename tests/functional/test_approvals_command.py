@@ -6,6 +6,8 @@ import json
 import uuid
 from types import ModuleType
 
+import pytest
+
 from bot.ids import Action
 from bot.local.events import LocalContext, body_event
 from bot.local.infra import ExampleStack
@@ -79,6 +81,9 @@ def test_one_pending_has_the_same_working_buttons(
     assert all(b["type"] != "actions" for b in message["blocks"])
 
 
+# Rate limits off: setting up 120 pending requests posts 120 messages into one channel, which
+# Slack takes at about one a second (two minutes); the listing, not the posting, is tested here.
+@pytest.mark.parametrize("rate_limits", [False], ids=["rate-limits-off"])
 def test_120_pending_are_paginated_newest_first_with_more_buttons(
     aws: Aws,
     stack: ExampleStack,

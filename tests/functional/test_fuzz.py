@@ -821,6 +821,13 @@ class Req:
 
 
 @pytest.fixture
+def rate_limits() -> bool:
+    """Off in this module: Hypothesis sends hundreds of examples at one stand-in within seconds,
+    far faster than Slack allows, on purpose (test_slack_standin_ratelimits.py tests the limits)."""
+    return False
+
+
+@pytest.fixture
 def target(aws: Aws, stack: ExampleStack, notifier: ModuleType, slack: SlackStandIn) -> Posted:
     """One real, pending approval (requested by BO; ANA and the S0ONCALL group may decide)."""
     return request_approval(

@@ -62,8 +62,20 @@ def section(text: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def standin() -> Iterator[SlackStandIn]:
-    with SlackStandIn(bot_token=TOKEN) as slack:
+def rate_limits() -> bool:
+    """Slack's rate limits are on; a test that posts faster on purpose says so with
+    ``@NO_RATE_LIMITS`` (pytest lets a parametrization override this fixture)."""
+    return True
+
+
+# Off for tests that post several messages into one channel within milliseconds to check what
+# the method answers (Slack allows about one a second): the limits are tested on their own.
+NO_RATE_LIMITS = pytest.mark.parametrize("rate_limits", [False], ids=["rate-limits-off"])
+
+
+@pytest.fixture
+def standin(rate_limits: bool) -> Iterator[SlackStandIn]:
+    with SlackStandIn(bot_token=TOKEN, rate_limits=rate_limits) as slack:
         slack.add_channel(CHANNEL, "approvals", members=["U1", "U2", "U3"])
         slack.add_user("U1", "ana", real_name="Ana Lima", email="ana@example.com", tz="UTC")
         slack.add_user("U2", "bo")
@@ -231,6 +243,7 @@ def test_post_message_success_shape(standin: SlackStandIn, client: WebClient) ->
     assert stored["user"] == "UBOT"
 
 
+@NO_RATE_LIMITS
 def test_post_message_ts_values_are_unique_and_increasing(client: WebClient) -> None:
     stamps = [client.chat_postMessage(channel=CHANNEL, text=str(i))["ts"] for i in range(5)]
     assert all(TS_PATTERN.match(ts) for ts in stamps)
@@ -428,6 +441,7 @@ def test_post_ephemeral_errors(client: WebClient, channel: str, user: str, error
 # --------------------------------------------------------------------------------------------
 
 
+@NO_RATE_LIMITS
 def test_history_is_newest_first_and_paginates_with_cursors(client: WebClient) -> None:
     stamps = [client.chat_postMessage(channel=CHANNEL, text=f"m{i}")["ts"] for i in range(5)]
 
@@ -447,6 +461,7 @@ def test_history_is_newest_first_and_paginates_with_cursors(client: WebClient) -
     assert seen == list(reversed(stamps))
 
 
+@NO_RATE_LIMITS
 def test_history_window_is_exclusive_unless_inclusive(client: WebClient) -> None:
     stamps = [client.chat_postMessage(channel=CHANNEL, text=f"m{i}")["ts"] for i in range(4)]
 
@@ -844,6 +859,7 @@ def test_wait_for_calls_is_bounded(standin: SlackStandIn) -> None:
         standin.wait_for_calls("chat.postMessage", count=1, timeout=0.05)
 
 
+@NO_RATE_LIMITS
 def test_concurrent_posts_get_unique_increasing_ts(standin: SlackStandIn) -> None:
     threads_count, per_thread = 8, 10
     errors: list[BaseException] = []
