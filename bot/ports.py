@@ -8,14 +8,42 @@ Unit tests pass in-memory fakes with the same methods.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from bot.blocks import Message
 from bot.models import Approval, ApprovalRequest, AuditEvent, Decision, Status, TaskToken
-from bot.slack_gateway import UserInfo
 from bot.store import Page, Posting
 from bot.workflow import ExecutionStatus
+
+
+class SlackRejected(RuntimeError):
+    """Slack refused the request itself (unknown channel, bot not in the channel, blocks Slack
+    won't take, an unknown user): retrying cannot help."""
+
+    def __init__(self, method: str, error: str) -> None:
+        super().__init__(f"Slack refused {method}: {error}")
+        self.error = error
+
+
+class SlackUnavailable(RuntimeError):
+    """Slack did not do it now. ``maybe_done``: it may have anyway (a timeout, a dropped
+    connection or a 5xx can hide a request Slack carried out); a retry must check first."""
+
+    def __init__(self, message: str, *, maybe_done: bool) -> None:
+        super().__init__(message)
+        self.maybe_done = maybe_done
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    id: str
+    name: str
+    email: str | None
+    is_bot: bool
+    deleted: bool
+    has_2fa: bool | None
 
 
 class Clock(Protocol):

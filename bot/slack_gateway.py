@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
@@ -21,6 +20,9 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.blocks import Message, metadata_for
 from bot.ids import METADATA_EVENT_TYPE
+from bot.ports import SlackRejected, SlackUnavailable, UserInfo
+
+__all__ = ["SlackGateway", "SlackRejected", "SlackUnavailable", "UserInfo"]
 
 # Errors that mean "this can never work as it is": retrying cannot help.
 REJECTED_ERRORS: Final = frozenset(
@@ -52,31 +54,6 @@ HISTORY_MAX_PAGES: Final = 10
 HISTORY_LOOKBACK_SECONDS: Final = 120
 MEMBERS_MAX_PAGES: Final = 20
 MAX_CACHE_ITEMS: Final = 10_000
-
-
-class SlackRejected(RuntimeError):
-    def __init__(self, method: str, error: str) -> None:
-        super().__init__(f"Slack refused {method}: {error}")
-        self.error = error
-
-
-class SlackUnavailable(RuntimeError):
-    """Slack did not do it now. ``maybe_done``: it may have anyway (a timeout, a dropped
-    connection or a 5xx can hide a request Slack carried out); a retry must check first."""
-
-    def __init__(self, message: str, *, maybe_done: bool) -> None:
-        super().__init__(message)
-        self.maybe_done = maybe_done
-
-
-@dataclass(frozen=True)
-class UserInfo:
-    id: str
-    name: str
-    email: str | None
-    is_bot: bool
-    deleted: bool
-    has_2fa: bool | None
 
 
 def _error(exc: SlackApiError) -> str:
