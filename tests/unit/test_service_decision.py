@@ -64,20 +64,23 @@ def test_approve_completes_the_task_with_payload_plus_decision(world) -> None:
     assert call.output == {
         "task": "t-1",
         "approval": {
-            "id": approval_id,
-            "decision": "approved",
-            "approver": {"id": ANA, "name": "ana"},
-            "approvers": [
-                {
-                    "id": ANA,
-                    "name": "ana",
-                    "decided_at": "2026-11-25T12:00:00.000Z",
-                    "comment": "ship it",
-                }
-            ],
-            "decided_at": "2026-11-25T12:00:00.000Z",
-            "comment": "ship it",
-            "inputs": {},
+            "approvers": [ANA],  # what the author sent, untouched …
+            "id": approval_id,  # … plus the id and the decision
+            "decision": {
+                "outcome": "approved",
+                "approver": {"id": ANA, "name": "ana"},
+                "approvers": [
+                    {
+                        "id": ANA,
+                        "name": "ana",
+                        "decided_at": "2026-11-25T12:00:00.000Z",
+                        "comment": "ship it",
+                    }
+                ],
+                "decided_at": "2026-11-25T12:00:00.000Z",
+                "comment": "ship it",
+                "inputs": {},
+            },
         },
     }
     stored = store.get(approval_id)
@@ -106,8 +109,22 @@ def test_non_object_payload_is_wrapped(world) -> None:
     service, _, workflow, _, _ = world
     body = {"TaskToken": "tok-list", "Execution": ARN, "Payload": [1, 2]}
     service.submit(parse_envelope(json.dumps(body)))
-    service.decide(TaskToken("tok-list").approval_id(), ANA, "approved")
-    assert workflow.calls[0].output["Payload"] == [1, 2]
+    approval_id = TaskToken("tok-list").approval_id()
+    service.decide(approval_id, ANA, "approved")
+    output = workflow.calls[0].output
+    assert output["Payload"] == [1, 2]
+    assert output["approval"]["id"] == approval_id
+    assert set(output["approval"]) == {"id", "decision"}
+
+
+def test_payload_without_an_approval_object_gets_one_with_the_decision(world) -> None:
+    service, _, workflow, _, _ = world
+    approval_id = submit(service, None, token="tok-seed")
+    service.decide(approval_id, ANA, "approved")
+    output = workflow.calls[0].output
+    assert output["task"] == "t-1"
+    assert set(output["approval"]) == {"id", "decision"}
+    assert output["approval"]["decision"]["outcome"] == "approved"
 
 
 @pytest.mark.parametrize(
