@@ -123,11 +123,20 @@ class Decider:
     def _gate(
         self, approval: Approval, user_id: str, *, form_missing: bool = False
     ) -> UserInfo | DecisionResult:
-        """The user if they may decide ``approval`` now; else why not (refusals audited)."""
-        user = self._who(user_id)
-        if isinstance(user, DecisionResult):
-            return user
-        refusal = self._access.refusal(approval, user)
+        """The user if they may decide ``approval`` now; else why not (refusals audited).
+
+        Asks Slack anew (never a remembered answer): who the user is, their groups and
+        channels as they are at this click."""
+        directory = self._access.for_decision()
+        try:
+            user = directory.user(user_id)
+        except SlackRejected:
+            return DecisionResult(Verdict.REFUSED, "Slack does not know your account here.")
+        except SlackUnavailable:
+            return DecisionResult(
+                Verdict.UNAVAILABLE, "Slack did not answer in time, so nothing changed. Try again."
+            )
+        refusal = self._access.refusal(approval, user, directory)
         if refusal is None and form_missing:
             refusal = "This request needs the approve form: use the Approve… button."
         if refusal is not None:
@@ -135,18 +144,6 @@ class Decider:
             self._record.audit(approval, "refused", user.id, user.name, reason=refusal)
             return DecisionResult(Verdict.REFUSED, refusal, approval)
         return user
-
-    def _who(self, user_id: str) -> UserInfo | DecisionResult:
-        """The user, from Slack; or why they cannot decide now. Directory answers (users,
-        groups, channel members) are needed to authorize, so their failures refuse."""
-        try:
-            return self._deps.slack.user_info(user_id)
-        except SlackRejected:
-            return DecisionResult(Verdict.REFUSED, "Slack does not know your account here.")
-        except SlackUnavailable:
-            return DecisionResult(
-                Verdict.UNAVAILABLE, "Slack did not answer in time, so nothing changed. Try again."
-            )
 
     def _revisit(self, approval: Approval, user_id: str, outcome: str) -> DecisionResult:
         """A decision on a request that is no longer pending."""

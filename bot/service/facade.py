@@ -33,7 +33,7 @@ class ApprovalService:
         access = AccessPolicy(deps)
         completer = Completer(deps, record)
         expirer = Expirer(deps, record, completer)
-        self._requests = RequestPoster(deps, record)
+        self._requests = RequestPoster(deps, record, access)
         self._decider = Decider(deps, record, access, completer, expirer)
         self._expirer = expirer
         self._sweeper = Sweeper(deps, record, completer, expirer)

@@ -2,8 +2,12 @@
 
 1. validate the request; an invalid one fails its task with ``InvalidApprovalRequest``;
 2. store it as POSTING under a lease (a duplicate delivery stops here);
-3. after a crashed attempt, look for the earlier post by its metadata before posting again;
-4. ``chat.postMessage``, then POSTING → PENDING with the message's channel and ts.
+3. resolve who asked (an e-mail to a user id) and check that enough people could approve
+   (:meth:`~bot.service.authorization.AccessPolicy.audience`); a transient Slack failure is
+   retried; an e-mail that belongs to nobody in the workspace fails the task as invalid;
+4. after a crashed attempt, look for the earlier post by its metadata before posting again;
+5. ``chat.postMessage``, then POSTING → PENDING with the message's channel, ts and the
+   requester's user id.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from bot.models import (
     parse_request,
 )
 from bot.ports import SlackRejected, SlackUnavailable
+from bot.service.authorization import AccessPolicy, Audience
 from bot.service.context import Deps
 from bot.service.record import Recorder
 from bot.service.results import RequestOutcome, RetryLater
@@ -33,9 +38,10 @@ log = logging.getLogger(__name__)
 
 
 class RequestPoster:
-    def __init__(self, deps: Deps, record: Recorder) -> None:
+    def __init__(self, deps: Deps, record: Recorder, access: AccessPolicy) -> None:
         self._deps = deps
         self._record = record
+        self._access = access
 
     def parse(self, envelope: Envelope) -> ApprovalRequest:
         return parse_request(envelope, default_channel=self._deps.policy.default_channel)
@@ -72,10 +78,18 @@ class RequestPoster:
         owner = posting.lease_owner
         assert owner is not None  # NEW and RESUME always hold the lease
 
+        try:
+            audience = self._access.audience(request)
+        except InvalidApprovalRequest as exc:
+            return self._invalid_after_store(request, str(exc))
+        except SlackUnavailable as exc:
+            deps.store.release_lease(request.approval_id, lease_owner=owner)  # nothing posted
+            raise RetryLater(f"cannot resolve the requester, will retry: {exc}") from None
+
         if posting.outcome is Begin.RESUME and posting.started_at is not None:
             found = self._find_earlier_post(request, owner, posting.started_at)
             if found is not None:
-                self._mark_posted(request, owner, request.channel, found)
+                self._mark_posted(request, owner, request.channel, found, audience)
                 log.info("earlier post recovered", extra={"ts": found})
                 return RequestOutcome.RECOVERED
 
@@ -83,9 +97,14 @@ class RequestPoster:
         if expires_at is not None and expires_at <= now:
             return self._invalid_after_store(request, "approval.expires_at is in the past")
 
+        shown = replace(
+            posting.approval,
+            requester_id=audience.requester_id,
+            eligible_approvers=audience.eligible_approvers,
+        )
         try:
             channel, ts = deps.slack.post(
-                request.channel, message_for(posting.approval), approval_id=request.approval_id
+                request.channel, message_for(shown), approval_id=request.approval_id
             )
         except SlackRejected as exc:
             hint = " (invite the bot to the channel)" if exc.error == "not_in_channel" else ""
@@ -98,7 +117,7 @@ class RequestPoster:
             # Otherwise keep the lease: Slack may still be posting it. A redelivery waits for
             # the lease to end, then looks for the post before posting again.
             raise RetryLater(f"posting failed, will retry: {exc}") from None
-        posted = self._mark_posted(request, owner, channel, ts)
+        posted = self._mark_posted(request, owner, channel, ts, audience)
         self._record.audit(posted, "posted", requester=request.spec.requester, channel=channel)
         return RequestOutcome.POSTED
 
@@ -116,12 +135,20 @@ class RequestPoster:
             self._deps.store.release_lease(request.approval_id, lease_owner=owner)
             raise RetryLater(f"cannot check for an earlier post: {exc}") from None
 
-    def _mark_posted(self, request: ApprovalRequest, owner: str, channel: str, ts: str) -> Approval:
+    def _mark_posted(
+        self, request: ApprovalRequest, owner: str, channel: str, ts: str, audience: Audience
+    ) -> Approval:
         store = self._deps.store
         now = self._deps.clock()
         try:
             return store.mark_posted(
-                request.approval_id, lease_owner=owner, channel=channel, ts=ts, now=now
+                request.approval_id,
+                lease_owner=owner,
+                channel=channel,
+                ts=ts,
+                now=now,
+                requester_id=audience.requester_id,
+                eligible_approvers=audience.eligible_approvers,
             )
         except StateConflict as conflict:
             # It left POSTING while we posted (it expired): show that state on the new post.

@@ -35,6 +35,7 @@ def world():
         EVE: user(EVE, "eve"),
         "UBOT": user("UBOT", "bot", is_bot=True),
     }
+    slack.emails = {f"{u.name}@example.com": uid for uid, u in slack.users.items()}
     slack.groups = {"S0ONCALL": frozenset({CY})}
     slack.members = {"C0DEFAULT": frozenset({ANA, BO, CY})}
     service = ApprovalService(
@@ -326,10 +327,22 @@ def test_pending_lists_newest_first_and_mine_filters(world) -> None:
         clock.advance(1)
         approvers = [ANA] if i % 3 == 0 else [CY]
         ids.append(submit(service, {"approvers": approvers}, token=f"tok-{i}"))
-    page = service.pending(EVE, mine=False, size=10)
+    page = service.pending(BO, mine=False, size=10)  # a member of the channel sees all
     assert [a.approval_id for a in page.approvals] == ids[::-1][:10]
-    rest = service.pending(EVE, mine=False, cursor=page.cursor, size=10)
+    rest = service.pending(BO, mine=False, cursor=page.cursor, size=10)
     assert [a.approval_id for a in rest.approvals] == ids[::-1][10:]
     assert rest.cursor is None
     mine = service.pending(ANA, mine=True, size=10)
     assert [a.approval_id for a in mine.approvals] == [ids[i] for i in (12, 9, 6, 3, 0)]
+
+
+def test_a_listing_changes_nothing_and_leaves_out_what_is_overdue(world) -> None:
+    """Listings answer within Slack's 3 s: no writes, no chat.update, no Step Functions call.
+    An overdue request is left out; the sweep (or the next click) expires it."""
+    service, store, workflow, slack, clock = world
+    overdue = submit(service, {"expires_at": (clock.now + timedelta(minutes=1)).isoformat()})
+    clock.advance(120)
+    assert service.pending(ANA, mine=False).approvals == []
+    assert store.get(overdue).status is Status.PENDING
+    assert (workflow.calls, slack.updates) == ([], [])
+    assert service.sweep()["expired"] == 1
