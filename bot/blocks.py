@@ -43,6 +43,7 @@ from bot.models import (
     InputField,
     Status,
     execution_name,
+    people,
 )
 
 MAX_BLOCKS: Final = 50
@@ -150,11 +151,27 @@ def _body_blocks(approval: Approval) -> list[Block]:
     return blocks
 
 
+def _shortfall(approval: Approval) -> str | None:
+    """A warning when fewer people could approve than the request needs (counted through the
+    approver groups when it was posted: groups may grow, so it is posted all the same)."""
+    eligible, needed = approval.eligible_approvers, approval.spec.required_approvals
+    if eligible is None or eligible >= needed:
+        return None
+    return (
+        f":warning: This request needs {needed} approval{'s' if needed > 1 else ''}, but only "
+        f"{people(eligible)} could approve it when it was posted (the approver groups' "
+        "members): add people to the groups, or it waits until it expires."
+    )
+
+
 def _progress(approval: Approval) -> str | None:
     """ "2 of 3 approvals: @ana, @bo" while votes are being collected."""
     spec = approval.spec
-    if spec.required_approvals == 1 or not approval.status.is_open:
+    if not approval.status.is_open:
         return None
+    shortfall = _shortfall(approval)
+    if spec.required_approvals == 1:
+        return shortfall
     lines = []
     approved = approval.votes_for("approved")
     who = ", ".join(f"<@{v.actor.id}>" for v in approved)
@@ -168,14 +185,16 @@ def _progress(approval: Approval) -> str | None:
             f"*{len(rejected)} of {spec.required_approvals} rejections*"
             + (f": {who}" if who else "")
         )
+    if shortfall:
+        lines.append(shortfall)
     return "\n".join(lines)
 
 
 def _context(approval: Approval) -> ContextBlock:
     spec = approval.spec
     parts: list[str] = []
-    if spec.requester:
-        parts.append(f"Requested by {mention(spec.requester)}")
+    if approval.requester:  # the user id resolved when posted; an older record: as sent
+        parts.append(f"Requested by {mention(approval.requester)}")
     if approval.execution_arn:
         name = escape(execution_name(approval.execution_arn) or approval.execution_arn)
         parts.append(f"Execution <{console_url(approval.execution_arn)}|{name}>")

@@ -359,6 +359,13 @@ class Approval:
     reminded_at: datetime | None = None
     reminders: int = 0
     escalated_at: datetime | None = None
+    requester_id: str | None = None  # the requester's user id, resolved when it was posted
+    eligible_approvers: int | None = None  # set when fewer could approve than it needs
+
+    @property
+    def requester(self) -> str | None:
+        """Who asked: their user id when known, else ``approval.requester`` as sent."""
+        return self.requester_id or self.spec.requester
 
     @property
     def short_code(self) -> str:
@@ -720,7 +727,7 @@ def _parse_spec(raw: Any) -> ApprovalSpec:
     requester = _opt_str(raw, "requester", 254)
     if requester is not None and not (USER_ID_RE.match(requester) or EMAIL_RE.match(requester)):
         raise _fail("requester", f"must be a Slack user id or an email address, got {requester!r}")
-    return ApprovalSpec(
+    spec = ApprovalSpec(
         title=_opt_str(raw, "title", MAX_TITLE_CHARS),
         text=_opt_str(raw, "text", MAX_TEXT_CHARS),
         fields=_parse_fields(raw),
@@ -737,3 +744,32 @@ def _parse_spec(raw: Any) -> ApprovalSpec:
         inputs=_parse_inputs(raw),
         risk=_parse_choice(raw, "risk", ("normal", "high")),
     )
+    _check_enough_approvers(spec)
+    return spec
+
+
+def people(count: int) -> str:
+    return f"{count} {'person' if count == 1 else 'people'}"
+
+
+def _check_enough_approvers(spec: ApprovalSpec) -> None:
+    """Explicit user approvers fewer than ``required_approvals``: it could never be approved.
+
+    Only user ids can be counted here. With user groups (or without approvers: the bot's
+    defaults, or the channel's members) the service counts when it posts the request.
+    """
+    named = spec.approvers + spec.escalate_to
+    if not spec.approvers or any(USERGROUP_ID_RE.match(p) for p in named):
+        return
+    count = len(set(named))
+    if count < spec.required_approvals:
+        where = (
+            "approval.approvers and escalate_to name"
+            if spec.escalate_to
+            else ("approval.approvers names")
+        )
+        raise _fail(
+            "required_approvals",
+            f"is {spec.required_approvals}, but {where} only {people(count)}: "
+            "it could never be approved",
+        )

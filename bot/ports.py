@@ -8,14 +8,57 @@ Unit tests pass in-memory fakes with the same methods.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from bot.blocks import Message
 from bot.models import Approval, ApprovalRequest, AuditEvent, Decision, Status, TaskToken
-from bot.slack_gateway import UserInfo
 from bot.store import Page, Posting
 from bot.workflow import ExecutionStatus
+
+
+class SlackRejected(RuntimeError):
+    """Slack refused the request itself (unknown channel, bot not in the channel, blocks Slack
+    won't take, an unknown user): retrying cannot help."""
+
+    def __init__(self, method: str, error: str) -> None:
+        super().__init__(f"Slack refused {method}: {error}")
+        self.error = error
+
+
+class SlackUnavailable(RuntimeError):
+    """Slack did not do it now. ``maybe_done``: it may have anyway (a timeout, a dropped
+    connection or a 5xx can hide a request Slack carried out); a retry must check first."""
+
+    def __init__(self, message: str, *, maybe_done: bool) -> None:
+        super().__init__(message)
+        self.maybe_done = maybe_done
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    id: str
+    name: str
+    email: str | None
+    is_bot: bool
+    deleted: bool
+    has_2fa: bool | None
+
+
+@dataclass(frozen=True)
+class Memberships:
+    """The channels a user is a member of, as Slack's ``users.conversations`` lists them for
+    the bot: public channels, and private ones the bot is in too; archived ones left out."""
+
+    channels: frozenset[str]
+    complete: bool  # False: the user is in more channels than the bot read (a bounded read)
+
+    def member_of(self, channel: str) -> bool | None:
+        """True, False — or None when the list was cut short and does not say."""
+        if channel in self.channels:
+            return True
+        return False if self.complete else None
 
 
 class Clock(Protocol):
@@ -27,7 +70,15 @@ class Store(Protocol):
         self, request: ApprovalRequest, *, now: datetime, lease_seconds: int
     ) -> Posting: ...
     def mark_posted(
-        self, approval_id: str, *, lease_owner: str, channel: str, ts: str, now: datetime
+        self,
+        approval_id: str,
+        *,
+        lease_owner: str,
+        channel: str,
+        ts: str,
+        now: datetime,
+        requester_id: str | None = None,
+        eligible_approvers: int | None = None,
     ) -> Approval: ...
     def release_lease(self, approval_id: str, *, lease_owner: str) -> None: ...
     def attach_message(self, approval_id: str, *, channel: str, ts: str, now: datetime) -> None: ...
@@ -83,6 +134,9 @@ class Slack(Protocol):
     def find_post(self, channel: str, approval_id: str, *, since: datetime) -> str | None: ...
     def post_ephemeral(self, channel: str, user: str, text: str) -> None: ...
     def post_reply(self, channel: str, thread_ts: str, text: str) -> None: ...
-    def user_info(self, user_id: str) -> UserInfo: ...
-    def usergroup_members(self, group_id: str) -> frozenset[str]: ...
-    def channel_members(self, channel: str) -> frozenset[str]: ...
+    # The directory. ``fresh``: ask Slack now (decisions); otherwise a recent answer may do
+    # (listings). Answers are always remembered for later non-fresh reads.
+    def user_info(self, user_id: str, *, fresh: bool = False) -> UserInfo: ...
+    def usergroup_members(self, group_id: str, *, fresh: bool = False) -> frozenset[str]: ...
+    def user_channels(self, user_id: str, *, fresh: bool = False) -> Memberships: ...
+    def lookup_email(self, email: str) -> str | None: ...

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.blocks import Message, metadata_for
 from bot.ids import METADATA_EVENT_TYPE
+from bot.ports import Memberships, SlackRejected, SlackUnavailable, UserInfo
+
+__all__ = ["Memberships", "SlackGateway", "SlackRejected", "SlackUnavailable", "UserInfo"]
 
 # Errors that mean "this can never work as it is": retrying cannot help.
 REJECTED_ERRORS: Final = frozenset(
@@ -42,6 +44,7 @@ REJECTED_ERRORS: Final = frozenset(
         "team_access_not_granted",
         "ekm_access_denied",
         "user_not_found",
+        "users_not_found",
         "user_not_visible",
         "no_such_subteam",
     }
@@ -50,33 +53,11 @@ REJECTED_ERRORS: Final = frozenset(
 HISTORY_PAGE_SIZE: Final = 100
 HISTORY_MAX_PAGES: Final = 10
 HISTORY_LOOKBACK_SECONDS: Final = 120
-MEMBERS_MAX_PAGES: Final = 20
+# users.conversations: Slack's largest page, and how many pages one read may take. A user in
+# more channels than that gets an incomplete answer, and the bot does not guess beyond it.
+MEMBERSHIP_PAGE_SIZE: Final = 999
+MEMBERSHIP_MAX_PAGES: Final = 3
 MAX_CACHE_ITEMS: Final = 10_000
-
-
-class SlackRejected(RuntimeError):
-    def __init__(self, method: str, error: str) -> None:
-        super().__init__(f"Slack refused {method}: {error}")
-        self.error = error
-
-
-class SlackUnavailable(RuntimeError):
-    """Slack did not do it now. ``maybe_done``: it may have anyway (a timeout, a dropped
-    connection or a 5xx can hide a request Slack carried out); a retry must check first."""
-
-    def __init__(self, message: str, *, maybe_done: bool) -> None:
-        super().__init__(message)
-        self.maybe_done = maybe_done
-
-
-@dataclass(frozen=True)
-class UserInfo:
-    id: str
-    name: str
-    email: str | None
-    is_bot: bool
-    deleted: bool
-    has_2fa: bool | None
 
 
 def _error(exc: SlackApiError) -> str:
@@ -191,10 +172,17 @@ class SlackGateway:
 
     # --- people ----------------------------------------------------------------------------------
 
-    def user_info(self, user_id: str) -> UserInfo:
-        cached = self._cache.get(("user", user_id))
-        if isinstance(cached, UserInfo):
-            return cached
+    def _remembered(self, key: tuple[str, str], fresh: bool, kind: type) -> Any | None:
+        """A recent answer for ``key`` (None when ``fresh`` is asked for, or none is known)."""
+        if fresh:
+            return None
+        cached = self._cache.get(key)
+        return cached if isinstance(cached, kind) else None
+
+    def user_info(self, user_id: str, *, fresh: bool = False) -> UserInfo:
+        cached = self._remembered(("user", user_id), fresh, UserInfo)
+        if cached is not None:
+            return cast("UserInfo", cached)
         user = self._call("users.info", get=True, user=user_id).get("user", {})
         profile = user.get("profile") or {}
         name = (
@@ -215,30 +203,53 @@ class SlackGateway:
         self._cache.put(("user", user_id), info)
         return info
 
-    def usergroup_members(self, group_id: str) -> frozenset[str]:
-        cached = self._cache.get(("group", group_id))
-        if isinstance(cached, frozenset):
-            return cached
+    def usergroup_members(self, group_id: str, *, fresh: bool = False) -> frozenset[str]:
+        cached = self._remembered(("group", group_id), fresh, frozenset)
+        if cached is not None:
+            return cast("frozenset[str]", cached)
         data = self._call("usergroups.users.list", get=True, usergroup=group_id)
         members = frozenset(str(u) for u in data.get("users", []))
         self._cache.put(("group", group_id), members)
         return members
 
-    def channel_members(self, channel: str) -> frozenset[str]:
-        """Members of a channel (bounded pagination), cached briefly."""
-        cached = self._cache.get(("members", channel))
-        if isinstance(cached, frozenset):
-            return cached
-        members: set[str] = set()
+    def user_channels(self, user_id: str, *, fresh: bool = False) -> Memberships:
+        """The channels ``user_id`` is in (``users.conversations``: O(the user's channels), at
+        most ``MEMBERSHIP_MAX_PAGES`` calls), never the members of a channel (O(the channel))."""
+        cached = self._remembered(("channels", user_id), fresh, Memberships)
+        if cached is not None:
+            return cast("Memberships", cached)
+        channels: set[str] = set()
         cursor: str | None = None
-        for _ in range(MEMBERS_MAX_PAGES):
+        complete = False
+        for _ in range(MEMBERSHIP_MAX_PAGES):
             data = self._call(
-                "conversations.members", get=True, channel=channel, limit=1000, cursor=cursor
+                "users.conversations",
+                get=True,
+                user=user_id,
+                types="public_channel,private_channel",
+                exclude_archived="true",
+                limit=MEMBERSHIP_PAGE_SIZE,
+                cursor=cursor,
             )
-            members.update(str(m) for m in data.get("members", []))
+            for channel in data.get("channels") or []:
+                if isinstance(channel, dict) and isinstance(channel.get("id"), str):
+                    channels.add(channel["id"])
             cursor = (data.get("response_metadata") or {}).get("next_cursor") or None
             if not cursor:
+                complete = True
                 break
-        result = frozenset(members)
-        self._cache.put(("members", channel), result)
+        result = Memberships(frozenset(channels), complete)
+        self._cache.put(("channels", user_id), result)
         return result
+
+    def lookup_email(self, email: str) -> str | None:
+        """The user id of the workspace member with this e-mail (``users.lookupByEmail``),
+        or None when there is none. Always asked anew."""
+        try:
+            data = self._call("users.lookupByEmail", get=True, email=email)
+        except SlackRejected as exc:
+            if exc.error == "users_not_found":
+                return None
+            raise
+        user_id = (data.get("user") or {}).get("id")
+        return str(user_id) if user_id else None

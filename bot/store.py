@@ -184,6 +184,10 @@ def approval_from_item(item: Mapping[str, Any]) -> Approval:
         reminded_at=_time_or_none(item, "reminded_at"),
         reminders=int(item.get("reminders", {}).get("N", "0")),
         escalated_at=_time_or_none(item, "escalated_at"),
+        requester_id=_get_s(item, "requester_id"),
+        eligible_approvers=int(item["eligible_approvers"]["N"])
+        if "eligible_approvers" in item
+        else None,
     )
 
 
@@ -331,26 +335,46 @@ class ApprovalStore:
         return Posting(Begin.RESUME, current, owner, current.created_at)
 
     def mark_posted(
-        self, approval_id: str, *, lease_owner: str, channel: str, ts: str, now: datetime
+        self,
+        approval_id: str,
+        *,
+        lease_owner: str,
+        channel: str,
+        ts: str,
+        now: datetime,
+        requester_id: str | None = None,
+        eligible_approvers: int | None = None,
     ) -> Approval:
-        """POSTING → PENDING with the message's channel and ts, if the lease is still ours.
+        """POSTING → PENDING with the message's channel and ts, if the lease is still ours;
+        with what was resolved before posting (the requester's user id, and how many people
+        could approve when fewer than needed).
 
         Raises :class:`StateConflict` when the approval changed meanwhile (for instance it
         expired while the post was in flight); the caller then re-renders the message.
         """
+        update = (
+            "SET #status = :pending, open_status = :pending, channel = :channel, "
+            "ts = :ts, updated_at = :now"
+        )
+        values: dict[str, AttributeValueTypeDef] = {
+            ":pending": _s(Status.PENDING),
+            ":posting": _s(Status.POSTING),
+            ":owner": _s(lease_owner),
+            ":channel": _s(channel),
+            ":ts": _s(ts),
+            ":now": _s(format_time(now)),
+        }
+        if requester_id is not None:
+            update += ", requester_id = :requester"
+            values[":requester"] = _s(requester_id)
+        if eligible_approvers is not None:
+            update += ", eligible_approvers = :eligible"
+            values[":eligible"] = _n(eligible_approvers)
         return self._transition(
             approval_id,
-            "SET #status = :pending, open_status = :pending, channel = :channel, "
-            "ts = :ts, updated_at = :now REMOVE lease_owner, lease_until",
+            update + " REMOVE lease_owner, lease_until",
             "#status = :posting AND lease_owner = :owner",
-            {
-                ":pending": _s(Status.PENDING),
-                ":posting": _s(Status.POSTING),
-                ":owner": _s(lease_owner),
-                ":channel": _s(channel),
-                ":ts": _s(ts),
-                ":now": _s(format_time(now)),
-            },
+            values,
         )
 
     def release_lease(self, approval_id: str, *, lease_owner: str) -> None:

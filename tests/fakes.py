@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.blocks import Message
 from bot.models import Approval, ApprovalRequest, AuditEvent, Decision, Status, TaskToken
-from bot.slack_gateway import SlackRejected, SlackUnavailable, UserInfo
+from bot.ports import Memberships, SlackRejected, SlackUnavailable, UserInfo
 from bot.store import ApprovalNotFound, Begin, Page, Posting, StateConflict
 from bot.workflow import ExecutionStatus, TaskGone, WorkflowUnavailable
 
@@ -71,14 +71,28 @@ class FakeStore:
             return Posting(Begin.RESUME, row.approval, owner, row.approval.created_at)
 
     def mark_posted(
-        self, approval_id: str, *, lease_owner: str, channel: str, ts: str, now: datetime
+        self,
+        approval_id: str,
+        *,
+        lease_owner: str,
+        channel: str,
+        ts: str,
+        now: datetime,
+        requester_id: str | None = None,
+        eligible_approvers: int | None = None,
     ) -> Approval:
         with self._lock:
             row = self.rows[approval_id]
             if row.approval.status is not Status.POSTING or row.lease_owner != lease_owner:
                 raise StateConflict(row.approval)
             row.approval = replace(
-                row.approval, status=Status.PENDING, channel=channel, ts=ts, updated_at=now
+                row.approval,
+                status=Status.PENDING,
+                channel=channel,
+                ts=ts,
+                updated_at=now,
+                requester_id=requester_id or row.approval.requester_id,
+                eligible_approvers=eligible_approvers,
             )
             row.lease_owner = None
             return row.approval
@@ -272,6 +286,9 @@ class FakeSlack:
     users: dict[str, UserInfo] = field(default_factory=dict)
     groups: dict[str, frozenset[str]] = field(default_factory=dict)
     members: dict[str, frozenset[str]] = field(default_factory=dict)
+    emails: dict[str, str] = field(default_factory=dict)  # e-mail (lower case) -> user id
+    asked: list[tuple[str, str, bool]] = field(default_factory=list)  # (method, key, fresh)
+    unavailable: set[str] = field(default_factory=set)  # directory methods that fail
     fail_post: list[Exception] = field(default_factory=list)  # raised by the next posts
     crash_after_post: bool = False  # post succeeds, then the caller "crashes"
     history_unavailable: bool = False
@@ -307,13 +324,26 @@ class FakeSlack:
     def post_reply(self, channel: str, thread_ts: str, text: str) -> None:
         self.replies.append({"channel": channel, "thread_ts": thread_ts, "text": text})
 
-    def user_info(self, user_id: str) -> UserInfo:
+    def _ask(self, method: str, key: str, fresh: bool) -> None:
+        self.asked.append((method, key, fresh))
+        if method in self.unavailable:
+            raise SlackUnavailable(f"{method}: internal_error", maybe_done=False)
+
+    def user_info(self, user_id: str, *, fresh: bool = False) -> UserInfo:
+        self._ask("users.info", user_id, fresh)
         if user_id not in self.users:
             raise SlackRejected("users.info", "user_not_found")
         return self.users[user_id]
 
-    def usergroup_members(self, group_id: str) -> frozenset[str]:
+    def usergroup_members(self, group_id: str, *, fresh: bool = False) -> frozenset[str]:
+        self._ask("usergroups.users.list", group_id, fresh)
         return self.groups.get(group_id, frozenset())
 
-    def channel_members(self, channel: str) -> frozenset[str]:
-        return self.members.get(channel, frozenset())
+    def user_channels(self, user_id: str, *, fresh: bool = False) -> Memberships:
+        self._ask("users.conversations", user_id, fresh)
+        mine = frozenset(c for c, members in self.members.items() if user_id in members)
+        return Memberships(mine, complete=True)
+
+    def lookup_email(self, email: str) -> str | None:
+        self._ask("users.lookupByEmail", email, True)
+        return self.emails.get(email.lower())

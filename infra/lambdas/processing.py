@@ -1,7 +1,8 @@
 """`lambda-for-processing` of the seed: continues the work once a human approved it.
 
 Receives ``{"Payload": <output of the approval task>}``; the bot's output is the original
-payload plus ``approval`` = ``{"decision", "approver", "decided_at", "comment"}``.
+payload, its ``approval`` object kept as sent plus ``id`` and ``decision`` =
+``{"outcome", "approver", "approvers", "decided_at", "comment", "inputs"}``.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from typing import Any
 
 def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
     payload = (event or {}).get("Payload") or {}
-    approval = payload.get("approval") or {}
-    approver = approval.get("approver") or {}
+    decision = (payload.get("approval") or {}).get("decision") or {}
+    approver = decision.get("approver") or {}
     return {
         "task_id": payload.get("task_id"),
         "status": "processed",
-        "decision": approval.get("decision"),
+        "decision": decision.get("outcome"),
         "approved_by": approver.get("name") or approver.get("id"),
-        "decided_at": approval.get("decided_at"),
+        "decided_at": decision.get("decided_at"),
     }

@@ -224,9 +224,9 @@ def test_approvals_command_lists_and_decides(page: Page, screenshots: Path) -> N
 
 
 def test_request_expires(page: Page, sandbox: Any, screenshots: Path) -> None:
-    """``expires in N seconds`` → ``approval.expires_at``. Once it has passed, listing the
-    pending requests expires it (the bot checks on every click and listing, and the sweep
-    every 10 s catches the rest — whichever comes first, the outcome is the same)."""
+    """``expires in N seconds`` → ``approval.expires_at``. Once it has passed, listings leave
+    it out (they change nothing), and the sweep expires it (so does a click: whichever comes
+    first, the outcome is the same)."""
     row = start_execution(page, "e2e-expiry", expires_in=EXPIRES_IN_SECONDS)
     message = request_message(page, "e2e-expiry")
     expect(message.get_by_test_id("block-context")).to_contain_text("Expires today at")
@@ -246,6 +246,7 @@ def test_request_expires(page: Page, sandbox: Any, screenshots: Path) -> None:
     expect(listing).to_contain_text("Pending approvals")
     expect(listing).not_to_contain_text("e2e-expiry")
 
+    sandbox.sweep()  # what the sandbox's 10 s timer (EventBridge Scheduler in AWS) runs
     expect(message).to_contain_text("Expired")
     expect(message.get_by_test_id("button")).to_have_count(0)
     expect(row).to_have_attribute("data-status", "FAILED")

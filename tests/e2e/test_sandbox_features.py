@@ -180,7 +180,7 @@ def test_two_of_two_with_inputs(page: Page, sandbox: Any, screenshots: Path) -> 
     expect(message).to_contain_text("rollout: 50")
     expect(message.get_by_test_id("button")).to_have_count(0)
     expect(row).to_have_attribute("data-status", "SUCCEEDED")
-    approval = decision_of(row)["approval"]
+    approval = decision_of(row)["approval"]["decision"]
     assert approval["inputs"] == {"ticket": "CHG-42", "rollout": 50, "window": "now"}
     assert approval["comment"] == "ok from <oncall> & me"
     assert [a["name"] for a in approval["approvers"]] == ["ana", "cy"]

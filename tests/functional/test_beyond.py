@@ -7,17 +7,18 @@ import io
 import json
 import threading
 import time
+import uuid
 from types import ModuleType
 
 import pytest
 
 from bot import audit
 from bot.ids import Action, Input, Modal
-from bot.local.events import LocalContext
+from bot.local.events import LocalContext, body_event
 from bot.local.infra import ExampleStack
 from bot.local.sandbox import scheduled_event
 from bot.local.slack_standin import SlackStandIn
-from bot.models import Status
+from bot.models import Status, approval_id_for
 from bot.store import ApprovalStore
 from tests.functional.conftest import (
     ANA,
@@ -37,6 +38,7 @@ from tests.functional.conftest import (
 )
 
 DAN = "U0DAN"
+BIG_ARN = "arn:aws:states:us-east-1:123456789012:execution:approval-flow:big"
 
 
 def stored(aws: Aws, approval_id: str):
@@ -51,6 +53,11 @@ def task_output(aws: Aws, execution_arn: str) -> dict:
         if e["type"] == "TaskSucceeded"
         and e["taskSucceededEventDetails"]["resource"] == "sendMessage.waitForTaskToken"
     )
+
+
+def decision_of(aws: Aws, execution_arn: str) -> dict:
+    """``approval.decision`` of the approval task's output."""
+    return dict(task_output(aws, execution_arn)["approval"]["decision"])
 
 
 def ephemerals(slack: SlackStandIn, user: str) -> list[str]:
@@ -110,7 +117,7 @@ def test_two_of_three_counts_each_person_once_and_lists_every_approver(
     interactions.slack.click(CY, CHANNEL, posted.ts, Action.APPROVE)
     interactions.wait()
     assert wait_for_status(aws, posted.execution_arn)["status"] == "SUCCEEDED"
-    output = task_output(aws, posted.execution_arn)["approval"]
+    output = decision_of(aws, posted.execution_arn)
     assert [a["id"] for a in output["approvers"]] == [ANA, CY]
     assert output["approver"]["id"] == CY
     assert "*Approved* by <@U0ANA>, <@U0CY>" in blocks_text(team, posted)
@@ -143,9 +150,7 @@ def test_concurrent_votes_never_pass_n_nor_count_twice(
     approvers = [v.actor.id for v in approval.votes_for("approved")]
     assert len(approvers) == 2
     assert len(set(approvers)) == 2
-    assert [a["id"] for a in task_output(aws, posted.execution_arn)["approval"]["approvers"]] == (
-        approvers
-    )
+    assert [a["id"] for a in decision_of(aws, posted.execution_arn)["approvers"]] == approvers
 
 
 def test_one_reject_fails_it_at_once_with_policy_any(
@@ -251,7 +256,7 @@ def test_inputs_are_validated_and_passed_to_the_workflow(
     )
     assert ok is None
     assert wait_for_status(aws, posted.execution_arn)["status"] == "SUCCEEDED"
-    approval = task_output(aws, posted.execution_arn)["approval"]
+    approval = decision_of(aws, posted.execution_arn)
     assert approval["inputs"] == {"ticket": "CHG-42", "rollout": 25, "window": "tonight"}
     assert approval["comment"] == "go"
     assert "*Change ticket:* CHG-42" not in blocks_text(team, posted)  # labels: names shown
@@ -268,7 +273,7 @@ def test_approve_with_note_on_a_plain_request(
     posted = request_approval(aws, stack, notifier, team, "note")
     approve_via_form(interactions, ANA, posted, {Input.COMMENT_BLOCK: "checked the diff"})
     assert wait_for_status(aws, posted.execution_arn)["status"] == "SUCCEEDED"
-    assert task_output(aws, posted.execution_arn)["approval"]["comment"] == "checked the diff"
+    assert decision_of(aws, posted.execution_arn)["comment"] == "checked the diff"
     assert "checked the diff" in blocks_text(team, posted)
 
 
@@ -412,3 +417,81 @@ def test_history_shows_only_requests_of_channels_the_reader_is_in(
     assert "Deploy checkout" in history(ANA)
     assert "Deploy vault" not in history(EVE)
     assert "Deploy checkout" in history(EVE)
+
+
+# --- the output contract ------------------------------------------------------------------------
+
+
+def test_on_approve_the_workflow_gets_its_payload_untouched_plus_the_decision(
+    aws: Aws,
+    stack: ExampleStack,
+    notifier: ModuleType,
+    team: SlackStandIn,
+    interactions: Interactions,
+) -> None:
+    """Nothing the author sent is lost (Korean text through SQS, DynamoDB and Step Functions):
+    ``approval`` keeps title, text, fields and the inputs' definitions; ``id`` and ``decision``
+    are added beside them."""
+    inputs = [{"name": "ticket", "label": "변경 티켓", "type": "text", "required": True}]
+    posted = request_approval(
+        aws,
+        stack,
+        notifier,
+        team,
+        "korean",
+        service="결제",
+        version="2.4.1",
+        environment="운영",
+        approvers=[ANA],
+        inputs=inputs,
+    )
+    history = aws.sfn.get_execution_history(executionArn=posted.execution_arn)["events"]
+    sent = next(  # what the waiting task sent: the MessageBody's Payload
+        json.loads(e["taskScheduledEventDetails"]["parameters"])["MessageBody"]["Payload"]
+        for e in history
+        if e["type"] == "TaskScheduled"
+        and e["taskScheduledEventDetails"]["resource"] == "sendMessage.waitForTaskToken"
+    )
+    assert sent["approval"]["title"] == "Deploy 결제 2.4.1 to 운영?"
+    ok = approve_via_form(
+        interactions, ANA, posted, {"ticket": "변경-42", Input.COMMENT_BLOCK: "좋아요 ✅"}
+    )
+    assert ok is None
+    assert wait_for_status(aws, posted.execution_arn)["status"] == "SUCCEEDED"
+
+    output = task_output(aws, posted.execution_arn)
+    decision = output["approval"].pop("decision")
+    assert output == {**sent, "approval": {**sent["approval"], "id": posted.approval_id}}
+    assert decision["outcome"] == "approved"
+    assert decision["approver"] == {"id": ANA, "name": "ana"}
+    assert decision["comment"] == "좋아요 ✅"
+    assert decision["inputs"] == {"ticket": "변경-42"}
+    assert [a["id"] for a in decision["approvers"]] == [ANA]
+    assert decision["decided_at"].endswith("Z")
+
+
+def test_an_output_past_step_functions_limit_fails_the_task_as_invalid_output(
+    aws: Aws,
+    stack: ExampleStack,
+    notifier: ModuleType,
+    team: SlackStandIn,
+    interactions: Interactions,
+) -> None:
+    """A payload near SQS's 256 KiB plus the decision (a long comment, twice) no longer fits
+    SendTaskSuccess: the bot says so instead of losing the decision silently."""
+    token = f"token-{uuid.uuid4()}"
+    payload = {"blob": "x" * 258_000, "approval": {"approvers": [ANA]}}
+    body = json.dumps({"TaskToken": token, "Execution": BIG_ARN, "Payload": payload})
+    assert len(body.encode()) < 256 * 1024
+    event = body_event([body], queue_arn=stack.queues.arn)
+    assert notifier.handler(event, LocalContext()) == {"batchItemFailures": []}
+    approval_id = approval_id_for(token)
+    ts = stored(aws, approval_id).ts
+    assert ts is not None
+    posted = Posted(BIG_ARN, approval_id, ts, token)
+
+    approve_via_form(interactions, ANA, posted, {Input.COMMENT_BLOCK: "y" * 3000})
+    approval = stored(aws, approval_id)
+    assert approval.status is Status.ERROR
+    assert "more than Step Functions' 262144" in (approval.status_reason or "")
+    assert "could not be completed" in ephemerals(team, ANA)[-1]

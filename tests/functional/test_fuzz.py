@@ -254,15 +254,35 @@ email = st.tuples(
     st.text(string.ascii_lowercase, min_size=1, max_size=20),
 ).map(lambda t: f"{t[0]}@{t[1]}.example")
 
+#: The stand-in's users by e-mail: a requester named by e-mail must be someone in the workspace
+#: (the bot resolves it to a user id when it posts); an e-mail nobody has is invalid.
+MEMBER_EMAILS: Final = {"ana@example.com": "U0ANA", "bo@example.com": "U0BO"}
+
 _requester = either(
-    st.from_regex(r"[UW][A-Z0-9]{2,11}", fullmatch=True) | email | st.none(),
+    st.from_regex(r"[UW][A-Z0-9]{2,11}", fullmatch=True)
+    | st.sampled_from(["ana@example.com", "BO@example.com"])
+    | st.none(),
     st.one_of(
         st.sampled_from(["not a user", "S0ONCALL", "C0APPROVALS", "@bo", "bo@"]),
         st.just("b@" + "x" * 250 + ".io"),
+        email,  # nobody in the workspace has it
         blank,
         not_a_string,
     ),
 )
+
+
+def only_the_requester_approves(spec: dict[str, Any]) -> bool:
+    """Approvers named by id who are all the requester: nobody could ever approve it."""
+    approvers, requester = spec.get("approvers"), spec.get("requester")
+    if isinstance(approvers, str):
+        approvers = [a.strip() for a in approvers.split(",") if a.strip()]
+    if not isinstance(approvers, list) or not approvers or not isinstance(requester, str):
+        return False
+    if not all(isinstance(a, str) and a[:1] in "UW" for a in approvers):
+        return False
+    return set(approvers) <= {MEMBER_EMAILS.get(requester.lower(), requester)}
+
 
 _channel = either(
     st.sampled_from([CHANNEL, None]),
@@ -350,6 +370,8 @@ def approval_objects(draw: st.DrawFn) -> Verdicted:
     picked = draw(st.fixed_dictionaries({}, optional=SPEC_FIELDS))
     spec = {key: value for key, (value, _) in picked.items()}
     verdict = worst([v for _, v in picked.values()])
+    if only_the_requester_approves(spec):
+        verdict = INVALID
     if shape == "unknown-field":
         key = draw(st.sampled_from(["titel", "approver", "channels", "expires", "x"]) | odd_text)
         if key not in SPEC_FIELDS:

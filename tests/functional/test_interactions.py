@@ -88,8 +88,9 @@ def test_approve_continues_the_execution_and_updates_the_message(
         and e["taskSucceededEventDetails"]["resource"] == "sendMessage.waitForTaskToken"
     )
     assert task_output["service"] == "checkout"  # the original payload …
-    assert task_output["approval"]["decision"] == "approved"  # … plus the decision
-    assert task_output["approval"]["approver"] == {"id": ANA, "name": "ana"}
+    assert task_output["approval"]["title"].startswith("Deploy checkout")  # … as it was sent …
+    assert task_output["approval"]["decision"]["outcome"] == "approved"  # … plus the decision
+    assert task_output["approval"]["decision"]["approver"] == {"id": ANA, "name": "ana"}
     assert task_output["approval"]["id"] == posted.approval_id
 
     message = slack.message(CHANNEL, posted.ts)

@@ -237,6 +237,18 @@ def test_unprocessable_and_valid_records_in_one_batch(
         ({"channel": "#ops"}, "approval.channel must be a Slack channel id"),
         ({"channel": "C0NOSUCH"}, "channel_not_found"),
         ({"requester": "not a user"}, "approval.requester"),
+        (  # an impossible request: it would wait forever at "0 of 5"
+            {"approvers": ["U0ANA", "U0BO"], "required_approvals": 5},
+            "approval.required_approvals is 5, but approval.approvers names only 2 people",
+        ),
+        (  # the requester never approves their own request: one approver left
+            {"approvers": ["U0ANA", "U0BO"], "requester": "U0BO", "required_approvals": 2},
+            "only 1 person other than the requester",
+        ),
+        (  # an e-mail nobody in the workspace has
+            {"requester": "nobody@example.com"},
+            "approval.requester nobody@example.com is no user of this Slack workspace",
+        ),
     ],
 )
 def test_invalid_request_fails_the_execution_with_invalid_approval_request(
@@ -260,3 +272,47 @@ def test_invalid_request_fails_the_execution_with_invalid_approval_request(
     # Redelivered after the task failed: consumed quietly, never posted.
     assert invoke_notifier(notifier, stack, [message]) == {"batchItemFailures": []}
     assert slack.messages(CHANNEL) == []
+
+
+# --- who asked, and who can answer ----------------------------------------------------------------
+
+
+def test_an_email_requester_is_resolved_to_a_user_and_named_in_the_message(
+    aws: Aws, stack: ExampleStack, slack: SlackStandIn, notifier: ModuleType
+) -> None:
+    start_execution(aws, stack, "by-email", requester="BO@example.com")
+    (message,) = receive(aws, stack.queues.url, 1)
+    assert invoke_notifier(notifier, stack, [message]) == {"batchItemFailures": []}
+    (posted,) = slack.messages(CHANNEL)
+    assert "Requested by <@U0BO>" in json.dumps(posted["blocks"])
+    approval = store(aws).get(approval_id_for(json.loads(message["Body"])["TaskToken"]))
+    assert approval.requester_id == "U0BO"
+    assert approval.spec.requester == "BO@example.com"  # as sent
+
+
+def test_a_failing_email_lookup_is_retried_and_nothing_is_posted_meanwhile(
+    aws: Aws, stack: ExampleStack, slack: SlackStandIn, notifier: ModuleType
+) -> None:
+    execution = start_execution(aws, stack, "lookup-down", requester="bo@example.com")
+    (message,) = receive(aws, stack.queues.url, 1)
+    slack.inject("users.lookupByEmail", Fault(status=503))
+    failed = invoke_notifier(notifier, stack, [message])
+    assert failed == {"batchItemFailures": [{"itemIdentifier": message["MessageId"]}]}
+    assert slack.messages(CHANNEL) == []
+    assert aws.sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
+    # Nothing was posted, so the redelivery need not wait for the lease.
+    assert invoke_notifier(notifier, stack, [message]) == {"batchItemFailures": []}
+    (posted,) = slack.messages(CHANNEL)
+    assert "Requested by <@U0BO>" in json.dumps(posted["blocks"])
+
+
+def test_approver_groups_too_small_for_required_approvals_are_named_in_the_message(
+    aws: Aws, stack: ExampleStack, slack: SlackStandIn, notifier: ModuleType
+) -> None:
+    """Groups can grow, so the request is posted, and says why it cannot complete yet."""
+    start_execution(aws, stack, "small-group", approvers=["S0ONCALL"], required_approvals=3)
+    (message,) = receive(aws, stack.queues.url, 1)
+    assert invoke_notifier(notifier, stack, [message]) == {"batchItemFailures": []}
+    (posted,) = slack.messages(CHANNEL)
+    text = json.dumps(posted["blocks"])
+    assert "needs 3 approvals, but only 1 person could approve it when it was posted" in text

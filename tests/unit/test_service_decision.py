@@ -35,6 +35,7 @@ def world():
         EVE: user(EVE, "eve"),
         "UBOT": user("UBOT", "bot", is_bot=True),
     }
+    slack.emails = {f"{u.name}@example.com": uid for uid, u in slack.users.items()}
     slack.groups = {"S0ONCALL": frozenset({CY})}
     slack.members = {"C0DEFAULT": frozenset({ANA, BO, CY})}
     service = ApprovalService(
@@ -64,20 +65,23 @@ def test_approve_completes_the_task_with_payload_plus_decision(world) -> None:
     assert call.output == {
         "task": "t-1",
         "approval": {
-            "id": approval_id,
-            "decision": "approved",
-            "approver": {"id": ANA, "name": "ana"},
-            "approvers": [
-                {
-                    "id": ANA,
-                    "name": "ana",
-                    "decided_at": "2026-11-25T12:00:00.000Z",
-                    "comment": "ship it",
-                }
-            ],
-            "decided_at": "2026-11-25T12:00:00.000Z",
-            "comment": "ship it",
-            "inputs": {},
+            "approvers": [ANA],  # what the author sent, untouched …
+            "id": approval_id,  # … plus the id and the decision
+            "decision": {
+                "outcome": "approved",
+                "approver": {"id": ANA, "name": "ana"},
+                "approvers": [
+                    {
+                        "id": ANA,
+                        "name": "ana",
+                        "decided_at": "2026-11-25T12:00:00.000Z",
+                        "comment": "ship it",
+                    }
+                ],
+                "decided_at": "2026-11-25T12:00:00.000Z",
+                "comment": "ship it",
+                "inputs": {},
+            },
         },
     }
     stored = store.get(approval_id)
@@ -106,8 +110,22 @@ def test_non_object_payload_is_wrapped(world) -> None:
     service, _, workflow, _, _ = world
     body = {"TaskToken": "tok-list", "Execution": ARN, "Payload": [1, 2]}
     service.submit(parse_envelope(json.dumps(body)))
-    service.decide(TaskToken("tok-list").approval_id(), ANA, "approved")
-    assert workflow.calls[0].output["Payload"] == [1, 2]
+    approval_id = TaskToken("tok-list").approval_id()
+    service.decide(approval_id, ANA, "approved")
+    output = workflow.calls[0].output
+    assert output["Payload"] == [1, 2]
+    assert output["approval"]["id"] == approval_id
+    assert set(output["approval"]) == {"id", "decision"}
+
+
+def test_payload_without_an_approval_object_gets_one_with_the_decision(world) -> None:
+    service, _, workflow, _, _ = world
+    approval_id = submit(service, None, token="tok-seed")
+    service.decide(approval_id, ANA, "approved")
+    output = workflow.calls[0].output
+    assert output["task"] == "t-1"
+    assert set(output["approval"]) == {"id", "decision"}
+    assert output["approval"]["decision"]["outcome"] == "approved"
 
 
 @pytest.mark.parametrize(
@@ -309,10 +327,22 @@ def test_pending_lists_newest_first_and_mine_filters(world) -> None:
         clock.advance(1)
         approvers = [ANA] if i % 3 == 0 else [CY]
         ids.append(submit(service, {"approvers": approvers}, token=f"tok-{i}"))
-    page = service.pending(EVE, mine=False, size=10)
+    page = service.pending(BO, mine=False, size=10)  # a member of the channel sees all
     assert [a.approval_id for a in page.approvals] == ids[::-1][:10]
-    rest = service.pending(EVE, mine=False, cursor=page.cursor, size=10)
+    rest = service.pending(BO, mine=False, cursor=page.cursor, size=10)
     assert [a.approval_id for a in rest.approvals] == ids[::-1][10:]
     assert rest.cursor is None
     mine = service.pending(ANA, mine=True, size=10)
     assert [a.approval_id for a in mine.approvals] == [ids[i] for i in (12, 9, 6, 3, 0)]
+
+
+def test_a_listing_changes_nothing_and_leaves_out_what_is_overdue(world) -> None:
+    """Listings answer within Slack's 3 s: no writes, no chat.update, no Step Functions call.
+    An overdue request is left out; the sweep (or the next click) expires it."""
+    service, store, workflow, slack, clock = world
+    overdue = submit(service, {"expires_at": (clock.now + timedelta(minutes=1)).isoformat()})
+    clock.advance(120)
+    assert service.pending(ANA, mine=False).approvals == []
+    assert store.get(overdue).status is Status.PENDING
+    assert (workflow.calls, slack.updates) == ([], [])
+    assert service.sweep()["expired"] == 1

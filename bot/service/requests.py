@@ -1,0 +1,176 @@
+"""Posting a request: one Slack message per task token, exactly once.
+
+1. validate the request; an invalid one fails its task with ``InvalidApprovalRequest``;
+2. store it as POSTING under a lease (a duplicate delivery stops here);
+3. resolve who asked (an e-mail to a user id) and check that enough people could approve
+   (:meth:`~bot.service.authorization.AccessPolicy.audience`); a transient Slack failure is
+   retried; an e-mail that belongs to nobody in the workspace fails the task as invalid;
+4. after a crashed attempt, look for the earlier post by its metadata before posting again;
+5. ``chat.postMessage``, then POSTING → PENDING with the message's channel, ts and the
+   requester's user id.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime
+
+from bot.blocks import message_for
+from bot.models import (
+    Approval,
+    ApprovalRequest,
+    Envelope,
+    InvalidApprovalRequest,
+    Status,
+    TaskToken,
+    parse_request,
+)
+from bot.ports import SlackRejected, SlackUnavailable
+from bot.service.authorization import AccessPolicy, Audience
+from bot.service.context import Deps
+from bot.service.record import Recorder
+from bot.service.results import RequestOutcome, RetryLater
+from bot.store import Begin, StateConflict
+from bot.workflow import TaskGone
+
+log = logging.getLogger(__name__)
+
+
+class RequestPoster:
+    def __init__(self, deps: Deps, record: Recorder, access: AccessPolicy) -> None:
+        self._deps = deps
+        self._record = record
+        self._access = access
+
+    def parse(self, envelope: Envelope) -> ApprovalRequest:
+        return parse_request(envelope, default_channel=self._deps.policy.default_channel)
+
+    def channel_for(self, envelope: Envelope) -> str | None:
+        """Where the request would be posted (None if it is invalid)."""
+        try:
+            return self.parse(envelope).channel
+        except InvalidApprovalRequest:
+            return None
+
+    def submit(self, envelope: Envelope) -> RequestOutcome:
+        """Post one approval request to Slack, exactly once per task token."""
+        deps = self._deps
+        now = deps.clock()
+        try:
+            request = self.parse(envelope)
+        except InvalidApprovalRequest as exc:
+            self._fail_invalid(envelope.task_token, str(exc))
+            return RequestOutcome.INVALID
+
+        try:
+            posting = deps.store.begin_posting(
+                request, now=now, lease_seconds=deps.policy.post_lease_seconds
+            )
+        except InvalidApprovalRequest as exc:  # too large to keep
+            self._fail_invalid(envelope.task_token, str(exc))
+            return RequestOutcome.INVALID
+        if posting.outcome is Begin.EXISTS:
+            log.info("duplicate delivery skipped", extra={"status": posting.approval.status})
+            return RequestOutcome.DUPLICATE
+        if posting.outcome is Begin.BUSY:
+            raise RetryLater(f"approval {request.approval_id} is being posted by another delivery")
+        owner = posting.lease_owner
+        assert owner is not None  # NEW and RESUME always hold the lease
+
+        try:
+            audience = self._access.audience(request)
+        except InvalidApprovalRequest as exc:
+            return self._invalid_after_store(request, str(exc))
+        except SlackUnavailable as exc:
+            deps.store.release_lease(request.approval_id, lease_owner=owner)  # nothing posted
+            raise RetryLater(f"cannot resolve the requester, will retry: {exc}") from None
+
+        if posting.outcome is Begin.RESUME and posting.started_at is not None:
+            found = self._find_earlier_post(request, owner, posting.started_at)
+            if found is not None:
+                self._mark_posted(request, owner, request.channel, found, audience)
+                log.info("earlier post recovered", extra={"ts": found})
+                return RequestOutcome.RECOVERED
+
+        expires_at = request.spec.expires_at
+        if expires_at is not None and expires_at <= now:
+            return self._invalid_after_store(request, "approval.expires_at is in the past")
+
+        shown = replace(
+            posting.approval,
+            requester_id=audience.requester_id,
+            eligible_approvers=audience.eligible_approvers,
+        )
+        try:
+            channel, ts = deps.slack.post(
+                request.channel, message_for(shown), approval_id=request.approval_id
+            )
+        except SlackRejected as exc:
+            hint = " (invite the bot to the channel)" if exc.error == "not_in_channel" else ""
+            reason = f"Slack refused the message in {request.channel}: {exc.error}{hint}"
+            return self._invalid_after_store(request, reason)
+        except SlackUnavailable as exc:
+            if not exc.maybe_done:
+                # Slack answered that it did not post (rate limited, bad token): retry at once.
+                deps.store.release_lease(request.approval_id, lease_owner=owner)
+            # Otherwise keep the lease: Slack may still be posting it. A redelivery waits for
+            # the lease to end, then looks for the post before posting again.
+            raise RetryLater(f"posting failed, will retry: {exc}") from None
+        posted = self._mark_posted(request, owner, channel, ts, audience)
+        self._record.audit(posted, "posted", requester=request.spec.requester, channel=channel)
+        return RequestOutcome.POSTED
+
+    def _find_earlier_post(
+        self, request: ApprovalRequest, owner: str, since: datetime
+    ) -> str | None:
+        try:
+            return self._deps.slack.find_post(request.channel, request.approval_id, since=since)
+        except SlackRejected:
+            return None  # the channel is unknown or closed to the bot: nothing was posted there
+        except SlackUnavailable as exc:
+            # Without the history we cannot tell whether the crashed attempt posted: posting
+            # again could duplicate, so retry later (and in the end keep it in the DLQ). Only
+            # a read failed, so the next attempt need not wait.
+            self._deps.store.release_lease(request.approval_id, lease_owner=owner)
+            raise RetryLater(f"cannot check for an earlier post: {exc}") from None
+
+    def _mark_posted(
+        self, request: ApprovalRequest, owner: str, channel: str, ts: str, audience: Audience
+    ) -> Approval:
+        store = self._deps.store
+        now = self._deps.clock()
+        try:
+            return store.mark_posted(
+                request.approval_id,
+                lease_owner=owner,
+                channel=channel,
+                ts=ts,
+                now=now,
+                requester_id=audience.requester_id,
+                eligible_approvers=audience.eligible_approvers,
+            )
+        except StateConflict as conflict:
+            # It left POSTING while we posted (it expired): show that state on the new post.
+            store.attach_message(request.approval_id, channel=channel, ts=ts, now=now)
+            current = replace(conflict.current, channel=channel, ts=ts)
+            self._deps.slack.update(channel, ts, message_for(current))
+            return current
+
+    def _invalid_after_store(self, request: ApprovalRequest, reason: str) -> RequestOutcome:
+        self._fail_invalid(request.task_token, reason)
+        self._deps.store.finish(
+            request.approval_id,
+            Status.INVALID,
+            now=self._deps.clock(),
+            reason=reason,
+            expected=(Status.POSTING,),
+        )
+        return RequestOutcome.INVALID
+
+    def _fail_invalid(self, token: TaskToken, reason: str) -> None:
+        log.warning("invalid approval request", extra={"reason": reason})
+        try:
+            self._deps.workflow.fail(token, error=InvalidApprovalRequest.error_code, cause=reason)
+        except TaskGone:
+            log.info("task of the invalid request was already gone")

@@ -1,0 +1,83 @@
+"""The scheduled sweep: the safety net and the clock of pending requests.
+
+Expires overdue requests, reminds and escalates pending ones, and finishes claims whose worker
+died. Every step is taken with a conditional write first, so two sweeps at once do each once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from bot.models import Approval, Status
+from bot.service.completion import STALE_CLAIM_SECONDS, Completer
+from bot.service.context import Deps
+from bot.service.expiry import Expirer
+from bot.service.record import Recorder
+from bot.service.texts import escalation_text, reminder_text
+
+
+class Sweeper:
+    def __init__(
+        self, deps: Deps, record: Recorder, completer: Completer, expirer: Expirer
+    ) -> None:
+        self._deps = deps
+        self._record = record
+        self._completer = completer
+        self._expirer = expirer
+
+    def sweep(self, *, stale_claim_seconds: int = STALE_CLAIM_SECONDS) -> dict[str, int]:
+        now = self._deps.clock()
+        report = {"expired": 0, "reminded": 0, "escalated": 0, "claims_completed": 0}
+        for approval in self._all_open(Status.PENDING):
+            current = self._expirer.current(approval)
+            if current.status is Status.EXPIRED:
+                report["expired"] += 1
+                continue
+            if self._escalate(current, now):
+                report["escalated"] += 1
+            elif self._remind(current, now):
+                report["reminded"] += 1
+        for approval in self._all_open(Status.CLAIMED):
+            if (now - approval.updated_at).total_seconds() >= stale_claim_seconds:  # worker died
+                self._completer.complete(approval)
+                report["claims_completed"] += 1
+        return report
+
+    def _remind(self, approval: Approval, now: datetime) -> bool:
+        every = approval.spec.remind_every
+        if every is None or approval.ts is None:
+            return False
+        if now - (approval.reminded_at or approval.created_at) < every:
+            return False
+        taken = self._deps.store.mark_reminded(
+            approval.approval_id, previous=approval.reminded_at, now=now
+        )
+        if taken is None:
+            return False  # another sweep took this reminder
+        self._record.reply(taken, reminder_text(taken, self._deps.policy.default_approvers, now))
+        self._record.audit(taken, "reminded", count=taken.reminders)
+        return True
+
+    def _escalate(self, approval: Approval, now: datetime) -> bool:
+        after = approval.spec.escalate_after
+        if after is None or approval.escalated_at is not None or approval.ts is None:
+            return False
+        if now - approval.created_at < after:
+            return False
+        escalated = self._deps.store.mark_escalated(approval.approval_id, now=now)
+        if escalated is None:
+            return False
+        self._record.reply(escalated, escalation_text(escalated, now))
+        self._record.audit(escalated, "escalated", to=list(escalated.spec.escalate_to))
+        self._record.refresh(escalated)
+        return True
+
+    def _all_open(self, status: Status) -> Iterator[Approval]:
+        cursor: str | None = None
+        while True:
+            page = self._deps.store.list_open(status, limit=100, cursor=cursor)
+            yield from page.approvals
+            cursor = page.cursor
+            if cursor is None:
+                return
