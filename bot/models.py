@@ -28,6 +28,7 @@ from enum import StrEnum
 from typing import Any, Final, Literal
 
 from bot.durations import format_duration, parse_duration
+from bot.log_secrecy import remember as remember_secret
 
 # --- Slack and AWS limits and shapes -----------------------------------------------------------
 
@@ -82,6 +83,7 @@ class TaskToken:
 
     def __init__(self, value: str) -> None:
         self._value = value
+        remember_secret(value)  # scrubbed from every later log record (bot.log_secrecy)
 
     def reveal(self) -> str:
         return self._value
