@@ -473,10 +473,23 @@ HELP_TEXT: Final = (
     "*/approvals* — what is waiting for a decision\n"
     "• `/approvals` — every pending approval, newest first\n"
     "• `/approvals mine` — only those you may decide\n"
-    "• `/approvals history [n]` — the last n decisions, refusals, reminders and expiries\n"
+    "• `/approvals history [n]` — the last n (1 to 40, default 10) decisions, refusals, "
+    "reminders and expiries\n"
     "• `/approvals help` — this help\n"
     "Approve or Reject right from the list; the request's message updates everywhere."
 )
+
+
+MAX_ECHO_CHARS: Final = 60
+
+
+def not_understood(text: str, problem: str) -> str:
+    """``/approvals …`` that is not a command: what was not understood, then the usage. The
+    input is echoed (bounded, escaped, in inline code) so the user sees what Slack sent."""
+    said = " ".join(text.split())
+    said = said if len(said) <= MAX_ECHO_CHARS else said[: MAX_ECHO_CHARS - 1] + "…"
+    echo = f"`/approvals {plain_bold(said)}`" if said else "`/approvals`"
+    return f":thinking_face: I did not understand {echo}: {problem}.\n\n{HELP_TEXT}"
 
 
 def pending_list(

@@ -1658,6 +1658,67 @@ def test_signed_garbage_gets_a_clear_answer_and_changes_nothing(
     untouched.check(target, before)
 
 
+# (b2) /approvals: every text is bounded and answered -------------------------------------------
+
+NOT_UNDERSTOOD: Final = "not understood"
+command_texts = st.one_of(
+    st.lists(
+        st.sampled_from(["", "mine", "all", "list", "help", "history", "HISTORY", "Mine", "0"])
+        | st.from_regex(r"[0-9]{1,5}", fullmatch=True)
+        | odd_text,
+        max_size=4,
+    ).map(" ".join),
+    st.integers(0, 6000).map(lambda n: "history " + "9" * n),
+    st.tuples(st.sampled_from(ODD), st.integers(20, 3000)).map(lambda t: t[0] * t[1]),
+)
+
+
+def command_kind(text: str) -> str:
+    """The README's usage: ``/approvals``, ``all``, ``list``, ``mine``, ``history [n]`` with n
+    from 1 to 40, ``help`` (words in any case); anything else, or over 100 characters, is not
+    understood."""
+    words = text.lower().split()
+    if len(text) > 100:
+        return NOT_UNDERSTOOD
+    if words[:1] == ["help"]:
+        return "help"
+    if words in ([], ["all"], ["list"]):
+        return "Pending approvals"
+    if words == ["mine"]:
+        return "Pending approvals you can decide"
+    if words == ["history"]:
+        return "Approval history"
+    if len(words) == 2 and words[0] == "history" and re.fullmatch("[0-9]+", words[1], re.ASCII):
+        return "Approval history" if 1 <= int(words[1]) <= 40 else NOT_UNDERSTOOD
+    return NOT_UNDERSTOOD
+
+
+@settings(max_examples=150 * SCALE, **FUZZ)
+@given(text=command_texts)
+# Fixed: 4,301 digits passed str.isdecimal() and int() raised (Python's int-size limit): 500.
+@example(text="history " + "9" * 4301)
+@example(text="bogus stuff")
+@example(text="history abc")
+def test_every_approvals_command_is_bounded_and_answered(
+    interactions: Interactions, text: str
+) -> None:
+    response = interactions.slack.command(ANA, CHANNEL, text)
+    assert response.status == 200, response
+    body = response.json()
+    assert body["response_type"] == "ephemeral"
+    kind = command_kind(text)
+    event(f"/approvals: {kind}")
+    if kind == NOT_UNDERSTOOD:
+        assert body["text"].startswith(":thinking_face: I did not understand"), body
+        assert "`/approvals mine`" in body["text"]  # then the usage
+        assert len(body["text"]) < 1000  # the echo of the input is bounded
+    elif kind == "help":
+        assert "did not understand" not in body["text"]
+        assert "`/approvals mine`" in body["text"]
+    else:
+        assert body["blocks"][0]["text"]["text"] == kind
+
+
 # (c) people Slack cannot vouch for ---------------------------------------------------------------
 
 #: ``(user, the directory method that fails for the click or None)``: ids Slack does not know
