@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
+from urllib.parse import quote
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -45,6 +46,7 @@ from bot.models import (
     execution_name,
     people,
 )
+from bot.mrkdwn import author_mrkdwn, link, own_mrkdwn, plain, plain_bold, strip_bidi
 
 MAX_BLOCKS: Final = 50
 MAX_FALLBACK_TEXT_CHARS: Final = 300
@@ -62,11 +64,6 @@ class Message:
     blocks: list[dict[str, Any]]
 
 
-def escape(text: str) -> str:
-    """Escape the three characters Slack's mrkdwn treats as control characters."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def truncate(text: str, limit: int, marker: str = "…") -> str:
     return text if len(text) <= limit else text[: limit - len(marker)] + marker
 
@@ -77,7 +74,7 @@ def mention(principal: str) -> str:
         return f"<@{principal}>"
     if USERGROUP_ID_RE.match(principal):
         return f"<!subteam^{principal}>"
-    return escape(principal)
+    return plain(principal)
 
 
 def slack_date(moment: datetime) -> str:
@@ -88,11 +85,12 @@ def slack_date(moment: datetime) -> str:
 
 
 def console_url(execution_arn: str) -> str:
-    """The Step Functions console page of an execution."""
+    """The Step Functions console page of an execution (the ARN percent-encoded: execution
+    names may hold any character AWS allows, and the URL goes into a Slack link)."""
     region = execution_arn.split(":")[3]
     return (
         f"https://{region}.console.aws.amazon.com/states/home?region={region}"
-        f"#/v2/executions/details/{execution_arn}"
+        f"#/v2/executions/details/{quote(execution_arn, safe=':/')}"
     )
 
 
@@ -109,7 +107,7 @@ def payload_preview(payload: Any) -> str:
         rendered = json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=True, default=str)
     except (TypeError, ValueError, RecursionError):
         rendered = repr(payload)
-    rendered = escape(rendered)
+    rendered = plain(rendered).replace("`", "\u02cb")  # nothing closes the code block
     budget = MAX_PAYLOAD_PREVIEW_CHARS - 8
     if len(rendered) > budget:
         marker = f"\n… ({len(rendered) - budget + 40} more characters)"
@@ -124,15 +122,16 @@ def metadata_for(approval_id: str) -> dict[str, Any]:
 
 def _body_blocks(approval: Approval) -> list[Block]:
     spec = approval.spec
-    blocks: list[Block] = [HeaderBlock(text=title_of(approval))]
+    blocks: list[Block] = [HeaderBlock(text=strip_bidi(title_of(approval)))]
     if spec.text:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=spec.text)))
+        text = truncate(author_mrkdwn(spec.text), MAX_TEXT_CHARS)
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=text)))
     for start in range(0, len(spec.fields), FIELDS_PER_SECTION):
         chunk = spec.fields[start : start + FIELDS_PER_SECTION]
         blocks.append(
             SectionBlock(
                 fields=[
-                    MarkdownTextObject(text=f"*{escape(label)}*\n{escape(value)}")
+                    MarkdownTextObject(text=f"*{plain_bold(label)}*\n{plain(value)}")
                     for label, value in chunk
                 ]
             )
@@ -140,7 +139,7 @@ def _body_blocks(approval: Approval) -> list[Block]:
     if not spec.text and not spec.fields:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=payload_preview(approval.payload))))
     if spec.links:
-        links = "  ·  ".join(f"<{url}|{escape(label)}>" for label, url in spec.links)
+        links = "  ·  ".join(link(url, plain(label)) for label, url in spec.links)
         blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(links, MAX_TEXT_CHARS))))
     progress = _progress(approval)
     if progress:
@@ -196,7 +195,7 @@ def _context(approval: Approval) -> ContextBlock:
     if approval.requester:  # the user id resolved when posted; an older record: as sent
         parts.append(f"Requested by {mention(approval.requester)}")
     if approval.execution_arn:
-        name = escape(execution_name(approval.execution_arn) or approval.execution_arn)
+        name = plain(execution_name(approval.execution_arn) or approval.execution_arn)
         parts.append(f"Execution <{console_url(approval.execution_arn)}|{name}>")
     approvers = approval.approvers()
     if approvers:
@@ -252,7 +251,7 @@ def _inputs_lines(voters: tuple[Decision, ...]) -> str:
     lines = []
     for vote in voters:
         who = f"<@{vote.actor.id}> " if len(voters) > 1 else ""
-        lines += [f"\n• {who}*{escape(k)}:* {escape(str(v))}" for k, v in vote.inputs]
+        lines += [f"\n• {who}*{plain_bold(k)}:* {plain(str(v))}" for k, v in vote.inputs]
     return "".join(lines)
 
 
@@ -274,9 +273,9 @@ def _outcome_line(approval: Approval) -> str | None:
         voters = approval.votes_for(decision.outcome) or (decision,)
         who = ", ".join(f"<@{v.actor.id}>" for v in voters)
         line = f"{icon} *{verb}* by {who} {slack_date(decision.decided_at)}"
-        notes = [f"\n><@{v.actor.id}>: {escape(v.comment)}" for v in voters if v.comment]
+        notes = [f"\n><@{v.actor.id}>: {plain(v.comment)}" for v in voters if v.comment]
         if len(voters) == 1:
-            notes = [f"\n>{escape(decision.comment)}"] if decision.comment else []
+            notes = [f"\n>{plain(decision.comment)}"] if decision.comment else []
         return line + "".join(notes) + _inputs_lines(voters)
     if decision is not None and approval.status is Status.CLAIMED:
         verb = "Approving" if decision.outcome == "approved" else "Rejecting"
@@ -285,7 +284,7 @@ def _outcome_line(approval: Approval) -> str | None:
     if head is None:
         return None
     when = f" {slack_date(approval.updated_at)}" if approval.status is Status.EXPIRED else ""
-    reason = f": {escape(approval.status_reason)}" if approval.status_reason else ""
+    reason = f": {plain(approval.status_reason)}" if approval.status_reason else ""
     return head + when + reason
 
 
@@ -306,7 +305,10 @@ def message_for(approval: Approval) -> Message:
 
 
 def fallback_text(approval: Approval) -> str:
-    """Notification text (push notifications, screen readers, clients without blocks)."""
+    """Notification text (push notifications, screen readers, clients without blocks).
+
+    Slack parses it as mrkdwn, and a ``<!channel>`` here would notify the channel: the title is
+    author text, escaped like any other."""
     prefix = {
         Status.APPROVED: "Approved",
         Status.REJECTED: "Rejected",
@@ -314,8 +316,8 @@ def fallback_text(approval: Approval) -> str:
         Status.ERROR: "Could not be completed",
         Status.INVALID: "Invalid request",
     }.get(approval.status)
-    title = title_of(approval)
-    return truncate(f"{prefix}: {title}" if prefix else title, MAX_FALLBACK_TEXT_CHARS)
+    title = truncate(title_of(approval), MAX_FALLBACK_TEXT_CHARS - 30)
+    return plain(f"{prefix}: {title}" if prefix else title)
 
 
 # --- the reject modal -----------------------------------------------------------------------------
@@ -338,7 +340,7 @@ def reject_modal(approval: Approval, *, channel_id: str | None) -> dict[str, Any
             SectionBlock(
                 text=MarkdownTextObject(
                     text=truncate(
-                        f"*{escape(title_of(approval))}*\nRef `{approval.short_code}`",
+                        f"*{plain_bold(title_of(approval))}*\nRef `{approval.short_code}`",
                         MAX_TEXT_CHARS,
                     )
                 )
@@ -385,7 +387,7 @@ def approve_modal(approval: Approval, *, channel_id: str | None) -> dict[str, An
     """``views.open`` payload: the request's inputs, an optional comment and, for high-risk
     requests, the short code to type. Submitting it approves."""
     metadata = json.dumps({"approval_id": approval.approval_id, "channel_id": channel_id})
-    summary = f"*{escape(title_of(approval))}*\nRef `{approval.short_code}`"
+    summary = f"*{plain_bold(title_of(approval))}*\nRef `{approval.short_code}`"
     if approval.spec.required_approvals > 1:
         have = len(approval.votes_for("approved"))
         summary += f"\n{have} of {approval.spec.required_approvals} approvals so far"
@@ -458,16 +460,18 @@ def history_list(events: list[AuditEvent]) -> Message:
     for event in events[:MAX_HISTORY]:
         icon = _EVENT_ICONS.get(event.event, ":small_blue_diamond:")
         who = f" by <@{event.actor_id}>" if event.actor_id else ""
-        title = escape(event.title or event.approval_id)
-        extra = event.detail.get("reason") or event.detail.get("comment")
+        title = plain(event.title or event.approval_id)
         what = event.event
         if what == "vote":
             what = "voted to " + (
                 "approve" if event.detail.get("outcome") == "approved" else "reject"
             )
         line = f"{icon} *{what}*{who} — {title} (`{event.approval_id[:6].upper()}`)"
-        if extra:
-            line += f"\n>{escape(str(extra))}"
+        # A reason is the bot's own text (its mentions render); a comment is a person's.
+        if event.detail.get("reason"):
+            line += f"\n>{own_mrkdwn(str(event.detail['reason']))}"
+        elif event.detail.get("comment"):
+            line += f"\n>{plain(str(event.detail['comment']))}"
         blocks.append(
             ContextBlock(
                 elements=[
@@ -488,10 +492,23 @@ HELP_TEXT: Final = (
     "*/approvals* — what is waiting for a decision\n"
     "• `/approvals` — every pending approval, newest first\n"
     "• `/approvals mine` — only those you may decide\n"
-    "• `/approvals history [n]` — the last n decisions, refusals, reminders and expiries\n"
+    "• `/approvals history [n]` — the last n (1 to 40, default 10) decisions, refusals, "
+    "reminders and expiries\n"
     "• `/approvals help` — this help\n"
     "Approve or Reject right from the list; the request's message updates everywhere."
 )
+
+
+MAX_ECHO_CHARS: Final = 60
+
+
+def not_understood(text: str, problem: str) -> str:
+    """``/approvals …`` that is not a command: what was not understood, then the usage. The
+    input is echoed (bounded, escaped, in inline code) so the user sees what Slack sent."""
+    said = " ".join(text.split())
+    said = said if len(said) <= MAX_ECHO_CHARS else said[: MAX_ECHO_CHARS - 1] + "…"
+    echo = f"`/approvals {plain_bold(said)}`" if said else "`/approvals`"
+    return f":thinking_face: I did not understand {echo}: {problem}.\n\n{HELP_TEXT}"
 
 
 def pending_list(
@@ -511,7 +528,7 @@ def pending_list(
         if approval.spec.requester:
             details.append(f"requested by {mention(approval.spec.requester)}")
         details.append(f"since {slack_date(approval.created_at)}")
-        text = f"*{escape(title_of(approval))}*\n" + " · ".join(details)
+        text = f"*{plain_bold(title_of(approval))}*\n" + " · ".join(details)
         blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(text, MAX_TEXT_CHARS))))
         blocks.append(decision_buttons(approval))
     if cursor is not None:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bot.models import CHANNEL_ID_RE, PRINCIPAL_ID_RE
+from bot.models import CHANNEL_ID_HINT, CHANNEL_ID_RE, PRINCIPAL_ID_RE
 
 
 class ConfigError(RuntimeError):
@@ -122,9 +122,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     default_channel = _str(env, "DEFAULT_CHANNEL")
     if default_channel is not None and not CHANNEL_ID_RE.match(default_channel):
-        raise ConfigError(
-            f"DEFAULT_CHANNEL must be a Slack channel id like C0123456789, got {default_channel!r}"
-        )
+        raise ConfigError(f"DEFAULT_CHANNEL must be {CHANNEL_ID_HINT}, got {default_channel!r}")
     api_url = _str(env, "SLACK_API_URL")
     if api_url is not None:
         if not api_url.startswith(("http://", "https://")):

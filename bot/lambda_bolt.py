@@ -23,16 +23,40 @@ from slack_bolt.listener.thread_runner import ThreadListenerRunner
 from slack_sdk.signature import SignatureVerifier
 
 _UNSIGNED: Final = {"statusCode": 401, "body": "invalid request", "headers": {}}
+# Bolt's marks of a lazy listener's re-invocation: a request carrying them runs the named lazy
+# listener directly, without its ack-time listener (and so without the checks made there).
+LAZY_HEADERS: Final = frozenset({"x-slack-bolt-lazy-only", "x-slack-bolt-lazy-function-name"})
 
 
 def _malformed(why: str) -> dict[str, Any]:
     return {"statusCode": 400, "body": f"malformed request: {why}", "headers": {}}
 
 
+def self_invocation(event: dict[str, Any]) -> bool:
+    """Whether ``event`` is this function re-invoking itself for a lazy listener.
+
+    ``LambdaLazyListenerRunner.start`` (slack-bolt 1.30.0) re-invokes the function with the API
+    Gateway event plus the lazy headers and a top-level ``"method": "NONE"``. API Gateway never
+    sets a top-level ``method``, and nothing a client sends over HTTP can: only an AWS principal
+    allowed to invoke the function could forge it.
+    """
+    return event.get("method") == "NONE"
+
+
+def _header_names(event: dict[str, Any]) -> set[str]:
+    names: set[str] = set()
+    for key in ("headers", "multiValueHeaders"):  # payload 2.0, and 1.0
+        value = event.get(key)
+        if isinstance(value, dict):
+            names.update(str(name).lower() for name in value)
+    return names
+
+
 def screen(event: dict[str, Any], verifier: SignatureVerifier) -> dict[str, Any] | None:
     """Refuse what Slack did not send before Bolt parses anything: 401 unless the request is
     signed with the signing secret within Slack's 5-minute window, 400 if a signed body is not
-    shaped like a Slack request. None lets the request through to Bolt.
+    shaped like a Slack request or carries Bolt's internal lazy-listener headers without being
+    this function's own re-invocation. None lets the request through to Bolt.
 
     Bolt parses the body before it checks the signature, and slack_sdk's verifier raises on
     some malformed headers: either would answer a forged request with a 500.
@@ -56,6 +80,8 @@ def screen(event: dict[str, Any], verifier: SignatureVerifier) -> dict[str, Any]
         signed = False
     if not signed:
         return _UNSIGNED
+    if not self_invocation(event) and _header_names(event) & LAZY_HEADERS:
+        return _malformed("x-slack-bolt-lazy-* headers are internal to the app")
     return _shape_problem(body, headers.get("content-type", ""))
 
 

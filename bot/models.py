@@ -28,6 +28,8 @@ from enum import StrEnum
 from typing import Any, Final, Literal
 
 from bot.durations import format_duration, parse_duration
+from bot.log_secrecy import remember as remember_secret
+from bot.mrkdwn import author_mrkdwn, link_problem, text_problem
 
 # --- Slack and AWS limits and shapes -----------------------------------------------------------
 
@@ -42,13 +44,29 @@ MAX_URL_CHARS: Final = 1000
 MAX_APPROVERS: Final = 50
 MAX_PAYLOAD_PREVIEW_CHARS: Final = 2800  # code block of the raw payload, below the 3000 cap
 
-CHANNEL_ID_RE: Final = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+# Public (C…) and private (C…, G…) channels. Not direct messages (D…): the app's manifest asks
+# for no im:* scope, so it could neither post there nor tell who may see them.
+CHANNEL_ID_RE: Final = re.compile(r"^[CG][A-Z0-9]{2,}$")
+CHANNEL_ID_HINT: Final = "a Slack channel id like C0123456789 (C… or G…; not a direct message D…)"
 USER_ID_RE: Final = re.compile(r"^[UW][A-Z0-9]{2,}$")
 USERGROUP_ID_RE: Final = re.compile(r"^S[A-Z0-9]{2,}$")
 PRINCIPAL_ID_RE: Final = re.compile(r"^(?:[UW]|S)[A-Z0-9]{2,}$")
 EMAIL_RE: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Step Functions names (state machines, executions, map run labels): 1 to 80 characters, none
+# of them white space, < > { } [ ] ? * " # % \ ^ | ~ ` $ & , ; : /, a control character
+# (U+0000-001F, U+007F-009F, U+FFFE-FFFF) or a surrogate (the StartExecution API reference).
+_SFN_NAME: Final = (
+    r"[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]{1,80}"
+)
+MAX_EXECUTION_ARN_CHARS: Final = 256  # DescribeExecution's executionArn
+# arn:<partition>:states:<region>:<12-digit account>:execution:<state machine>[/<map run>]:<name>
+# or an Express execution: …:express:<state machine>:<name>:<id>.
 EXECUTION_ARN_RE: Final = re.compile(
-    r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:(?:execution|express):[^:\s]+:[^:\s]+$"
+    r"^arn:(?P<partition>aws(?:-[a-z]+)*):states:(?P<region>[a-z]{2}(?:-[a-z]+)+-\d{1,2}):"
+    r"(?P<account>\d{12}):(?:"
+    rf"execution:(?P<machine>{_SFN_NAME}(?:/{_SFN_NAME})?):(?P<name>{_SFN_NAME})"
+    rf"|express:(?P<express_machine>{_SFN_NAME}):(?P<express_name>{_SFN_NAME}):{_SFN_NAME}"
+    r")$"
 )
 
 APPROVAL_ID_DOMAIN: Final = b"sfn-approvals/approval-id/v1\x00"
@@ -82,6 +100,7 @@ class TaskToken:
 
     def __init__(self, value: str) -> None:
         self._value = value
+        remember_secret(value)  # scrubbed from every later log record (bot.log_secrecy)
 
     def reveal(self) -> str:
         return self._value
@@ -321,8 +340,7 @@ class Envelope:
     @property
     def execution_arn(self) -> str | None:
         """The execution ARN if it looks like one (for log correlation before validation)."""
-        ok = isinstance(self.execution, str) and EXECUTION_ARN_RE.match(self.execution)
-        return self.execution if ok else None
+        return self.execution if is_execution_arn(self.execution) else None
 
 
 @dataclass(frozen=True)
@@ -409,12 +427,26 @@ class AuditEvent:
         }
 
 
+def is_execution_arn(value: Any) -> bool:
+    """Whether ``value`` is a Step Functions execution ARN (the real grammar: no ``<``, ``>``
+    or ``|`` can reach a Slack message or the console link through it)."""
+    return (
+        isinstance(value, str)
+        and len(value) <= MAX_EXECUTION_ARN_CHARS
+        and EXECUTION_ARN_RE.match(value) is not None
+    )
+
+
 def execution_name(execution_arn: str | None) -> str | None:
     """``arn:aws:states:r:a:execution:StateMachine:name`` → ``StateMachine/name``."""
     if not execution_arn:
         return None
-    parts = execution_arn.split(":")
-    return f"{parts[-2]}/{parts[-1]}" if len(parts) >= 8 else execution_arn
+    match = EXECUTION_ARN_RE.match(execution_arn)
+    if match is None:
+        return execution_arn
+    if match.group("name") is not None:
+        return f"{match.group('machine')}/{match.group('name')}"
+    return f"{match.group('express_machine')}/{match.group('express_name')}"
 
 
 # --- time ----------------------------------------------------------------------------------------
@@ -496,11 +528,11 @@ def parse_request(envelope: Envelope, *, default_channel: str | None) -> Approva
             'message has no Payload: pass "Payload.$": "$" in the MessageBody'
         )
     execution = envelope.execution
-    if execution is not None and (
-        not isinstance(execution, str) or not EXECUTION_ARN_RE.match(execution)
-    ):
+    if execution is not None and not is_execution_arn(execution):
         raise InvalidApprovalRequest(
-            'Execution must be the execution ARN ("Execution.$": "$$.Execution.Id")'
+            "Execution must be the execution ARN "
+            "(arn:<partition>:states:<region>:<account>:execution:<state machine>:<name>; "
+            'pass "Execution.$": "$$.Execution.Id")'
         )
     payload = envelope.payload
     raw_spec = payload.get("approval") if isinstance(payload, dict) else None
@@ -601,8 +633,30 @@ def _parse_links(raw: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
                 f"links[{label!r}]",
                 f"must be a URL of at most {MAX_URL_CHARS} characters without spaces, <, > or |",
             )
+        problem = link_problem(url, schemes=("https://", "http://"))
+        if problem is not None:
+            raise _fail(f"links[{label!r}]", problem)
         links.append((label, url))
     return tuple(links)
+
+
+def _parse_text(raw: Mapping[str, Any]) -> str | None:
+    """``approval.text``: mrkdwn that may format but never broadcast or disguise a link
+    (``bot.mrkdwn``), within Slack's 3000 characters as rendered (links show their hosts)."""
+    text = _opt_str(raw, "text", MAX_TEXT_CHARS)
+    if text is None:
+        return None
+    problem = text_problem(text)
+    if problem is not None:
+        raise _fail("text", problem)
+    rendered = len(author_mrkdwn(text))
+    if rendered > MAX_TEXT_CHARS:
+        raise _fail(
+            "text",
+            f"is {rendered} characters once its links show their hosts; "
+            f"Slack allows at most {MAX_TEXT_CHARS}",
+        )
+    return text
 
 
 def _parse_approvers(raw: Mapping[str, Any], key: str = "approvers") -> tuple[str, ...]:
@@ -723,13 +777,13 @@ def _parse_spec(raw: Any) -> ApprovalSpec:
     _check_keys(raw)
     channel = _opt_str(raw, "channel", 30)
     if channel is not None and not CHANNEL_ID_RE.match(channel):
-        raise _fail("channel", f"must be a Slack channel id like C0123456789, got {channel!r}")
+        raise _fail("channel", f"must be {CHANNEL_ID_HINT}, got {channel!r}")
     requester = _opt_str(raw, "requester", 254)
     if requester is not None and not (USER_ID_RE.match(requester) or EMAIL_RE.match(requester)):
         raise _fail("requester", f"must be a Slack user id or an email address, got {requester!r}")
     spec = ApprovalSpec(
         title=_opt_str(raw, "title", MAX_TITLE_CHARS),
-        text=_opt_str(raw, "text", MAX_TEXT_CHARS),
+        text=_parse_text(raw),
         fields=_parse_fields(raw),
         channel=channel,
         approvers=_parse_approvers(raw),

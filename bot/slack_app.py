@@ -21,7 +21,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from slack_bolt import Ack, App, BoltContext, BoltResponse, Respond
 from slack_bolt.authorization import AuthorizeResult
@@ -35,6 +35,7 @@ from bot.blocks import (
     MAX_REASON_CHARS,
     approve_modal,
     history_list,
+    not_understood,
     pending_list,
     reject_modal,
 )
@@ -50,6 +51,46 @@ SLACK_DID_NOT_ANSWER: Final = "Slack did not answer in time, so nothing changed.
 INVALID_BUTTON: Final = (
     "This button is not valid any more. Use `/approvals` to see what is pending."
 )
+
+
+MAX_COMMAND_CHARS: Final = 100  # longer than any command the usage lists
+_COUNT_RE: Final = re.compile(r"^[0-9]+$")  # ASCII digits only: "²" and "١٢" are not counts
+
+
+@dataclass(frozen=True)
+class ApprovalsCommand:
+    """``/approvals [mine|all|list|history [n]|help]``, parsed once: every input is bounded and
+    gets an answer (``problem`` says what was not understood)."""
+
+    view: Literal["pending", "mine", "history", "help", "not_understood"]
+    count: int = HISTORY_DEFAULT
+    problem: str | None = None
+
+    @classmethod
+    def parse(cls, text: object) -> ApprovalsCommand:
+        raw = text if isinstance(text, str) else ""
+        if len(raw) > MAX_COMMAND_CHARS:
+            return cls(
+                "not_understood", problem=f"it is longer than {MAX_COMMAND_CHARS} characters"
+            )
+        words = raw.lower().split()
+        sub, rest = (words[0], words[1:]) if words else ("", [])
+        if sub == "help":
+            return cls("help")
+        if sub in ("", "all", "list", "mine") and not rest:
+            return cls("mine" if sub == "mine" else "pending")
+        if sub == "history" and len(rest) <= 1:
+            if not rest:
+                return cls("history")
+            count = int(rest[0]) if _COUNT_RE.match(rest[0]) else 0
+            if 1 <= count <= MAX_HISTORY:
+                return cls("history", count=count)
+            return cls(
+                "not_understood", problem=f"n must be a whole number from 1 to {MAX_HISTORY}"
+            )
+        if sub in ("", "all", "list", "mine", "history"):
+            return cls("not_understood", problem=f"`{sub}` takes no more words here")
+        return cls("not_understood", problem="unknown subcommand")
 
 
 class MalformedPayload(ValueError):
@@ -261,18 +302,19 @@ class Listeners:
     def approvals_command(self, ack: Ack, command: dict[str, Any]) -> None:
         user_id = _user_id(command)
         text = command.get("text")
-        words = (text if isinstance(text, str) else "").strip().lower().split()
-        sub = words[0] if words else ""
-        if sub == "history":
-            count = int(words[1]) if len(words) > 1 and words[1].isdecimal() else HISTORY_DEFAULT
-            limit = max(1, min(count, MAX_HISTORY))
-            message = history_list(self.service.history(user_id, limit))
-            ack(text=message.text, blocks=message.blocks, response_type="ephemeral")
-            return
-        if sub not in ("", "mine", "all", "list"):
+        parsed = ApprovalsCommand.parse(text)
+        if parsed.view == "help":
             ack(text=HELP_TEXT, response_type="ephemeral")
             return
-        mine = sub == "mine"
+        if parsed.view == "not_understood":
+            said = text if isinstance(text, str) else ""
+            ack(text=not_understood(said, parsed.problem or ""), response_type="ephemeral")
+            return
+        if parsed.view == "history":
+            message = history_list(self.service.history(user_id, parsed.count))
+            ack(text=message.text, blocks=message.blocks, response_type="ephemeral")
+            return
+        mine = parsed.view == "mine"
         try:
             page = self.service.pending(user_id, mine=mine)
         except (SlackUnavailable, SlackRejected):

@@ -20,8 +20,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bot.config import load_settings
 from bot.handlers.tracing import traced, tracer_if_enabled
+from bot.log_secrecy import install as install_log_secrecy
 from bot.wiring import build_service
 
+install_log_secrecy()  # before anything logs: no token in any log line, at any level
 logger = Logger(service="sfn-approvals")
 copy_config_to_registered_loggers(source_logger=logger, include={"bot"})
 tracer = tracer_if_enabled("sfn-approvals")

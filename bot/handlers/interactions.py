@@ -19,9 +19,11 @@ from slack_sdk.signature import SignatureVerifier
 from bot.config import load_settings
 from bot.handlers.tracing import traced, tracer_if_enabled
 from bot.lambda_bolt import lambda_request_handler, screen
+from bot.log_secrecy import install as install_log_secrecy
 from bot.slack_app import build_app
 from bot.wiring import build_service, slack_client
 
+install_log_secrecy()  # before anything logs: no token in any log line, at any level
 logger = Logger(service="sfn-approvals")
 copy_config_to_registered_loggers(source_logger=logger, include={"bot", "slack_bolt"})
 tracer = tracer_if_enabled("sfn-approvals")

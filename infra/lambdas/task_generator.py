@@ -10,8 +10,25 @@ Example input::
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
+
+# Deployed alone (it cannot import ``bot``): the same escaping as ``bot.mrkdwn.plain_bold``,
+# for execution input placed inside approval.text (mrkdwn). tests/unit/test_task_generator.py
+# keeps the two in step.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_TYPED_BROADCAST = re.compile(r"(?<![\w.+\-@])@(channel|here|everyone|group)\b", re.I)
+_BOLD_BREAKERS = str.maketrans({"*": "\u2217", "`": "\u02cb"})
+
+
+def mrkdwn_plain(text: str) -> str:
+    """``text`` shown as typed inside bold or code in mrkdwn: it can neither notify
+    (``<!channel>``, ``@here``), nor link, nor end the bold or code around it."""
+    text = "".join(c for c in text if c not in _BIDI_CONTROLS)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _TYPED_BROADCAST.sub(lambda m: "\uff20" + m.group(1), text)
+    return text.translate(_BOLD_BREAKERS)
 
 
 def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
@@ -22,7 +39,10 @@ def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
     task_id = str(event.get("task_id") or uuid.uuid4())
     approval: dict[str, Any] = {
         "title": f"Deploy {service} {version} to {environment}?",
-        "text": f"A deployment of *{service}* `{version}` is waiting for approval.",
+        "text": (
+            f"A deployment of *{mrkdwn_plain(service)}* `{mrkdwn_plain(version)}` "
+            "is waiting for approval."
+        ),
         "fields": {
             "Service": service,
             "Version": version,

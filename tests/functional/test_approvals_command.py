@@ -8,6 +8,7 @@ from types import ModuleType
 
 import pytest
 
+from bot.blocks import HELP_TEXT
 from bot.ids import Action
 from bot.local.events import LocalContext, body_event
 from bot.local.infra import ExampleStack
@@ -129,3 +130,87 @@ def test_help_and_unknown_subcommands_show_the_usage(interactions: Interactions)
         body = response.json()
         assert body["response_type"] == "ephemeral"
         assert "`/approvals mine`" in body["text"]
+
+
+def _answer(interactions: Interactions, text: str) -> dict:
+    response = interactions.slack.command(ANA, CHANNEL, text)
+    assert response.status == 200, response
+    body = response.json()
+    assert body["response_type"] == "ephemeral"
+    return body
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("bogus stuff", "`/approvals bogus stuff`: unknown subcommand"),
+        ("history abc", "`/approvals history abc`: n must be a whole number from 1 to 40"),
+        ("history " + "9" * 4301, "longer than 100 characters"),  # was HTTP 500: int()'s limit
+        ("history " + "9" * 90, "n must be a whole number from 1 to 40"),
+        ("history 0", "n must be a whole number from 1 to 40"),
+        ("history 41", "n must be a whole number from 1 to 40"),
+        ("history ²", "n must be a whole number from 1 to 40"),
+        ("history 3 4", "`history` takes no more words here"),
+        ("mine please", "`mine` takes no more words here"),
+        ("x" * 5000, "longer than 100 characters"),
+        ("<!channel> `x` *y*", "`/approvals &lt;!channel&gt; \u02cbx\u02cb \u2217y\u2217`"),
+    ],
+)
+def test_input_that_is_not_a_command_says_so_then_shows_the_usage(
+    interactions: Interactions, text: str, said: str
+) -> None:
+    body = _answer(interactions, text)
+    assert body["text"].startswith(":thinking_face: I did not understand `/approvals ")
+    assert said in body["text"]
+    assert body["text"].endswith(HELP_TEXT)
+    assert len(body["text"]) < len(HELP_TEXT) + 250  # the echo is bounded
+    assert "<!channel>" not in body["text"]
+
+
+@pytest.mark.parametrize(
+    ("text", "heading"),
+    [
+        ("", "Pending approvals"),
+        ("  ALL ", "Pending approvals"),
+        ("list", "Pending approvals"),
+        ("Mine", "Pending approvals you can decide"),
+        ("history", "Approval history"),
+        ("history 40", "Approval history"),
+    ],
+)
+def test_every_command_of_the_usage_is_understood(
+    interactions: Interactions, text: str, heading: str
+) -> None:
+    assert _answer(interactions, text)["blocks"][0]["text"]["text"] == heading
+
+
+def test_listing_titles_with_asterisks_or_backticks_keep_one_bold_span(
+    aws: Aws, stack: ExampleStack, notifier: ModuleType, interactions: Interactions
+) -> None:
+    token = f"token-{uuid.uuid4()}"
+    payload = {"approval": {"title": "Deploy *prod* `v2` now"}}
+    body = json.dumps({"TaskToken": token, "Execution": ARN.format("bold"), "Payload": payload})
+    response = notifier.handler(body_event([body], queue_arn=stack.queues.arn), LocalContext())
+    assert response == {"batchItemFailures": []}
+    first_line = ack_blocks(interactions.slack.command(ANA, CHANNEL))[1]["text"]["text"]
+    first_line = first_line.split("\n")[0]
+    assert first_line == "*Deploy \u2217prod\u2217 \u02cbv2\u02cb now*"
+
+
+def test_history_shows_refusal_reasons_with_their_mentions(
+    aws: Aws,
+    stack: ExampleStack,
+    notifier: ModuleType,
+    slack: SlackStandIn,
+    interactions: Interactions,
+) -> None:
+    """The refusal reason is the bot's own mrkdwn: its mentions render, not ``<@U0ANA>``."""
+    (approval_id,) = post_requests(notifier, stack, 1, approvers=[ANA, "S0ONCALL"])
+    ephemeral = {"channel": CHANNEL, "message_ts": "1700000000.000400"}
+    ephemeral["blocks"] = ack_blocks(interactions.slack.command(EVE, CHANNEL))
+    interactions.slack.click_ephemeral(EVE, ephemeral, Action.APPROVE, value=approval_id)
+    interactions.wait()
+    blocks = _answer(interactions, "history 5")["blocks"]
+    text = json.dumps(blocks)
+    assert ">Only <@U0ANA>, <!subteam^S0ONCALL> can decide this request." in text
+    assert "&lt;@U0ANA&gt;" not in text

@@ -393,3 +393,35 @@ def test_a_user_slack_does_not_know_is_refused_privately(
     interactions.wait()
     assert ephemeral_texts(slack, "U0GHOST") == ["Slack does not know your account here."]
     assert stored(aws, posted.approval_id).status is Status.PENDING
+
+
+LAZY_HEADERS = {"x-slack-bolt-lazy-only": "1", "x-slack-bolt-lazy-function-name": "reject"}
+
+
+@pytest.mark.parametrize("spelling", ["lower", "Title-Case"])
+def test_bolts_internal_lazy_headers_from_outside_are_refused(
+    aws: Aws, slack: SlackStandIn, posted: Posted, interactions: Interactions, spelling: str
+) -> None:
+    """A signed request carrying Bolt's lazy-listener headers would run the lazy listener
+    directly, skipping the ack-time checks (here: the reason's length). Only the function's own
+    re-invocation may carry them; over HTTP they are refused before Bolt sees the request."""
+    driver = interactions.slack
+    assert driver.click(ANA, CHANNEL, posted.ts, Action.REJECT).status == 200
+    (modal,) = driver.open_views(Modal.REJECT)
+    headers = {(k if spelling == "lower" else k.title()): v for k, v in LAZY_HEADERS.items()}
+    original = driver._send
+    driver._send = lambda body, signed: original(body, {**signed, **headers})
+    try:
+        huge = {Input.REASON_BLOCK: {Input.REASON_INPUT: "x" * 20_000}}
+        response = driver.submit(ANA, modal, huge)
+    finally:
+        driver._send = original
+    interactions.wait()
+    assert response.status == 400
+    assert "internal" in response.body
+    assert interactions.lazy.invocations == 0
+    assert stored(aws, posted.approval_id).status is Status.PENDING
+    assert aws.sfn.describe_execution(executionArn=posted.execution_arn)["status"] == "RUNNING"
+    # The same submission without the headers is checked at ack time as always.
+    huge_again = driver.submit(ANA, modal, {Input.REASON_BLOCK: {Input.REASON_INPUT: "y" * 3001}})
+    assert huge_again.json()["response_action"] == "errors"

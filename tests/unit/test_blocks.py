@@ -8,7 +8,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.blocks import MAX_BLOCKS, approve_modal, history_list, message_for, payload_preview
+from bot.blocks import (
+    MAX_BLOCKS,
+    approve_modal,
+    history_list,
+    message_for,
+    payload_preview,
+    pending_list,
+    reject_modal,
+)
 from bot.ids import ACTIONS_BLOCK_PREFIX, Action
 from bot.models import (
     MAX_PAYLOAD_PREVIEW_CHARS,
@@ -222,4 +230,108 @@ def test_history_lists_events_newest_first(snapshot) -> None:
     message = history_list(events)
     snapshot("history", {"text": message.text, "blocks": message.blocks})
     assert len(message.blocks) == 3
-    assert "&lt;@U0ANA&gt;" in all_text(message.blocks)  # reasons are shown, not rendered
+    assert ">Only <@U0ANA> can decide" in all_text(message.blocks)  # the bot's own mrkdwn
+
+
+# --- the mrkdwn rule at render time (bot.mrkdwn) ------------------------------------------------
+
+HOSTILE_TITLE = "Deploy <!channel> <https://evil.example|bank.com> @here"
+
+
+def test_the_notification_text_never_broadcasts_nor_links() -> None:
+    """chat.postMessage's ``text`` is parsed as mrkdwn and drives push notifications."""
+    for status in (Status.PENDING, Status.APPROVED, Status.EXPIRED):
+        text = message_for(approval(spec=ApprovalSpec(title=HOSTILE_TITLE), status=status)).text
+        assert "<!channel>" not in text
+        assert "<https" not in text
+        assert "@here" not in text  # typed as a word: a full-width at sign (never parsed)
+        assert "&lt;!channel&gt;" in text  # shown as typed
+        assert "\uff20here" in text
+
+
+def test_author_text_keeps_its_formatting_but_not_broadcasts_or_disguised_links() -> None:
+    """Stored before the rule (or by a future bug), still rendered by the rule."""
+    text = (
+        "*Deploy* `v2` to <#C0OPS> for <@U0ANA> <!here> <!subteam^S0ONCALL> "
+        "<https://evil.example/x|bank.com> <https://example.com/d|example.com> \u202eevil"
+    )
+    rendered = message_for(approval(spec=ApprovalSpec(text=text))).blocks[1]["text"]["text"]
+    assert rendered.startswith("*Deploy* `v2` to <#C0OPS> for <@U0ANA> ")
+    assert "<!here>" not in rendered
+    assert "\u2039!here\u203a" in rendered
+    assert "<!subteam" not in rendered
+    assert "<https://evil.example/x|bank.com> (evil.example)" in rendered
+    assert "<https://example.com/d|example.com> " in rendered  # the label is the host
+    assert "\u202e" not in rendered
+
+
+def test_the_execution_name_cannot_break_the_context_line_or_the_console_link() -> None:
+    arn = "arn:aws:states:eu-west-1:123456789012:execution:flow:run-é-\u202e-(1)"
+    context = next(
+        b for b in message_for(approval(execution_arn=arn)).blocks if b["type"] == "context"
+    )
+    line = next(e["text"] for e in context["elements"] if e["text"].startswith("Execution"))
+    url, name = line.removeprefix("Execution <").removesuffix(">").split("|")
+    assert url.endswith(
+        "details/arn:aws:states:eu-west-1:123456789012:execution:flow:run-%C3%A9-%E2%80%AE-%281%29"
+    )
+    assert name == "flow/run-é--(1)"  # no bidi override in what is shown
+
+
+TRICKY_TITLE = "Deploy *prod* `v2` _now_"
+
+
+def _bold_line(text: str) -> str:
+    first = text.split("\n", 1)[0]
+    assert first.startswith("*"), first
+    assert first.endswith("*"), first
+    inner = first[1:-1]
+    assert "*" not in inner, first  # nothing can end the bold early
+    assert "`" not in inner, first
+    return inner
+
+
+def test_titles_with_asterisks_or_backticks_stay_one_bold_span() -> None:
+    tricky = approval(spec=ApprovalSpec(title=TRICKY_TITLE))
+    listed = pending_list([tricky], cursor=None, mine=False).blocks[1]["text"]["text"]
+    assert _bold_line(listed) == "Deploy \u2217prod\u2217 \u02cbv2\u02cb _now_"
+    assert _bold_line(approve_modal(tricky, channel_id="C0OPS")["blocks"][0]["text"]["text"])
+    assert _bold_line(reject_modal(tricky, channel_id="C0OPS")["blocks"][0]["text"]["text"])
+    labelled = approval(spec=ApprovalSpec(fields=(("*Owner* `x`", "bo"),)))
+    field = message_for(labelled).blocks[1]["fields"][0]["text"]
+    assert _bold_line(field)
+
+
+def test_history_renders_the_bots_own_mentions_and_escapes_everything_else() -> None:
+    events = [
+        AuditEvent(
+            "k7q2m4x9c3v8b1n6z5a0s2d4f6",
+            "refused",
+            CREATED,
+            "U0EVE",
+            "eve",
+            TRICKY_TITLE,
+            {"reason": "Only <@U0ANA>, <!subteam^S0ONCALL> can decide <!channel>"},
+        ),
+        AuditEvent(
+            "k7q2m4x9c3v8b1n6z5a0s2d4f6",
+            "rejected",
+            CREATED,
+            "U0ANA",
+            "ana",
+            "<!here>",
+            {"comment": "because <@U0BO> & <!channel>"},
+        ),
+    ]
+    refused, rejected = (b["elements"][1]["text"] for b in history_list(events).blocks[1:])
+    assert refused.endswith(">Only <@U0ANA>, <!subteam^S0ONCALL> can decide &lt;!channel&gt;")
+    assert rejected.endswith(
+        "— &lt;!here&gt; (`K7Q2M4`)\n>because &lt;@U0BO&gt; &amp; &lt;!channel&gt;"
+    )
+
+
+def test_a_payload_with_backticks_cannot_close_its_code_block() -> None:
+    preview = payload_preview({"note": "```\n<!channel> @here *x*"})
+    assert preview.count("```") == 2
+    assert "<!channel>" not in preview
+    assert "@here" not in preview

@@ -161,3 +161,113 @@ def test_task_token_is_redacted_everywhere_but_reveal() -> None:
     for text in (str(token), repr(token), f"{token}", repr(request)):
         assert TOKEN not in text
     assert token.reveal() == TOKEN
+
+
+# --- the mrkdwn rule at parse time (bot.mrkdwn): broadcasts and disguised links are refused ---
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("Heads up <!channel>", "notifies a whole channel or group"),
+        ("<!here> please look", "notifies a whole channel or group"),
+        ("<!here|here> please look", "notifies a whole channel or group"),
+        ("<!everyone>", "notifies a whole channel or group"),
+        ("<!group>", "notifies a whole channel or group"),
+        ("ping <!subteam^S0ONCALL|@oncall>", "notifies a whole channel or group"),
+        ("<https://bank.com@evil.example/login|bank.com>", "user:password@"),
+        ("<https://user:pass@evil.example|docs>", "user:password@"),
+        ("<https://evil.example/\u202egnp.exe|report>", "U\\+202E"),
+        ("<https://example.com/\u200b|docs>", "U\\+200B"),
+        ("<https://evil.example\\@bank.com|bank>", "character '\\\\\\\\'"),
+        ("see https://bank.com@evil.example/login", "real host is hidden by a user@"),
+        ("<https://ex.com|x>" * 160, "once its links show their hosts"),  # 2880 → 4320
+    ],
+)
+def test_text_that_broadcasts_or_hides_a_link_target_is_refused(text: str, message: str) -> None:
+    with pytest.raises(InvalidApprovalRequest, match=message) as info:
+        parse(body({"approval": {"text": text}}))
+    assert str(info.value).startswith("approval.text ")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "*bold* _italic_ ~strike~ `code`\n```block```\n> quote\n• a\n1. b :rocket:",
+        "for <@U0ANA> and <@W0BO|bo> in <#C0OPS> by <!date^1764079200^{date}|25 Nov>",
+        "<https://example.com/diff/1|the diff> and <https://example.com> and <mailto:a@b.io|mail>",
+        "an email bob@here.com, a & b, 2 < 3, x > y",
+        "<javascript:alert(1)|harmless once inert> <!unknown>",
+    ],
+)
+def test_text_that_formats_is_accepted(text: str) -> None:
+    assert parse(body({"approval": {"text": text}})).spec.text == text
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("https://user:pass@evil.example/", "user:password@"),
+        ("https://bank.com@evil.example/", "user:password@"),
+        ("https://evil.example/\u202efdp.exe", "U\\+202E"),
+        ("https://exa\u200bmple.com/", "U\\+200B"),
+        ("https://evil.example\\@bank.com/", "character"),
+        ("https://%62ank.com/", "host that cannot be shown"),
+    ],
+)
+def test_links_that_hide_their_target_are_refused(url: str, message: str) -> None:
+    with pytest.raises(InvalidApprovalRequest, match=message):
+        parse(body({"approval": {"links": {"Docs": url}}}))
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:states:eu-west-1:123456789012:execution:approval-flow:run-1",
+        "arn:aws-us-gov:states:us-gov-west-1:123456789012:execution:flow:run-1",
+        "arn:aws-cn:states:cn-north-1:123456789012:execution:flow:2f1a-é-한국어",
+        "arn:aws:states:us-east-1:123456789012:execution:parent/map-run:child-0001",
+        "arn:aws:states:us-east-1:123456789012:express:flow:run-1:6d4e-11ee",
+        "arn:aws:states:ap-southeast-4:123456789012:execution:" + "m" * 80 + ":" + "n" * 80,
+    ],
+)
+def test_execution_arns_of_the_real_grammar_are_accepted(arn: str) -> None:
+    assert parse(body({"a": 1}, Execution=arn)).execution_arn == arn
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:states:us-east-1:123456789012:execution:flow:<!channel>",
+        "arn:aws:states:us-east-1:123456789012:execution:flow:x|y",
+        "arn:aws:states:us-east-1:123456789012:execution:fl>ow:run",
+        "arn:aws:states:us-east-1:123456789012:execution:flow:run`x`",
+        "arn:aws:states:us-east-1:123456789012:execution:flow:a b",
+        "arn:aws:states:us-east-1:123456789012:execution:flow:a\u0085b",
+        "arn:aws:states:us-east-1:12345678901:execution:flow:run",  # 11-digit account
+        "arn:aws:states:us-east-1:123456789012:stateMachine:flow",
+        "arn:aws:lambda:us-east-1:123456789012:execution:flow:run",
+        "arn:evil:states:us-east-1:123456789012:execution:flow:run",
+        "arn:aws:states:US-EAST-1:123456789012:execution:flow:run",
+        "arn:aws:states:us-east-1:123456789012:express:flow:run",  # Express: name and id
+        "arn:aws:states:us-east-1:123456789012:execution:flow:" + "n" * 81,
+        "arn:aws:states:us-east-1:123456789012:execution:"  # longer than 256
+        + "m" * 80
+        + "/"
+        + "l" * 80
+        + ":"
+        + "n" * 80,
+    ],
+)
+def test_execution_arns_outside_the_grammar_are_refused(arn: str) -> None:
+    with pytest.raises(InvalidApprovalRequest, match="execution ARN"):
+        parse(body({"a": 1}, Execution=arn))
+
+
+@pytest.mark.parametrize("channel", ["D0123ABCD", "DABC"])
+def test_direct_message_channels_are_refused(channel: str) -> None:
+    """The manifest asks for no im:* scope: the bot can neither post to a DM nor tell who
+    may see one."""
+    with pytest.raises(InvalidApprovalRequest, match="not a direct message"):
+        parse(body({"approval": {"channel": channel}}))
+    assert parse(body({"approval": {"channel": "G0PRIVATE"}})).channel == "G0PRIVATE"
