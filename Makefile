@@ -33,8 +33,10 @@ $(VENV)/.installed-$(PYTHON_VERSION): requirements.txt requirements-dev.txt
 
 setup: $(VENV)/.installed-$(PYTHON_VERSION)
 
+# `make sandbox PORT=8811` when 8800 is taken (PORT=0: any free port).
+sandbox: PORT ?= 8800
 sandbox: setup
-	$(PY) -m bot.local
+	@$(PY) -m bot.local --port $(PORT)
 
 # pytest exits 5 when it collects nothing: that is a failure here, not a pass.
 test: setup

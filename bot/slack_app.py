@@ -26,6 +26,10 @@ from typing import Any, Final, Literal
 from slack_bolt import Ack, App, BoltContext, BoltResponse, Respond
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.authorization.authorize import Authorize
+from slack_bolt.logger.messages import (
+    warning_client_prioritized_and_token_skipped,
+    warning_token_skipped,
+)
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -381,6 +385,19 @@ class KnownBotToken(Authorize):
         )
 
 
+class _DeliberateTokenChoice(logging.Filter):
+    """Bolt's two construction warnings about ``token`` (read from ``SLACK_BOT_TOKEN`` when not
+    passed): unused because ``client`` is given, ignored because ``authorize`` is. Both are
+    what :func:`build_app` chooses on purpose; only these two messages are dropped."""
+
+    MESSAGES: Final = frozenset(
+        {warning_client_prioritized_and_token_skipped(), warning_token_skipped()}
+    )
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() not in self.MESSAGES
+
+
 def build_app(
     service: ApprovalService,
     *,
@@ -396,15 +413,21 @@ def build_app(
     With ``bot_token`` the app authorizes every request with it (:class:`KnownBotToken`)
     instead of Bolt's default ``auth.test`` on each execution environment's first request.
     """
-    app = App(
-        name=name,
-        client=client,
-        signing_secret=signing_secret,
-        authorize=KnownBotToken(bot_token) if bot_token else None,
-        process_before_response=True,
-        token_verification_enabled=False,
-        request_verification_enabled=True,
-        ignoring_self_events_enabled=False,
-    )
+    bolt_logger = logging.getLogger("slack_bolt.App")  # Bolt's framework logger for App
+    deliberate = _DeliberateTokenChoice()
+    bolt_logger.addFilter(deliberate)
+    try:
+        app = App(
+            name=name,
+            client=client,
+            signing_secret=signing_secret,
+            authorize=KnownBotToken(bot_token) if bot_token else None,
+            process_before_response=True,
+            token_verification_enabled=False,
+            request_verification_enabled=True,
+            ignoring_self_events_enabled=False,
+        )
+    finally:
+        bolt_logger.removeFilter(deliberate)
     Listeners(service).register(app)
     return app

@@ -20,7 +20,10 @@ def main(argv: list[str] | None = None) -> int:
         "--host", default="127.0.0.1", help="address of the page (default 127.0.0.1)"
     )
     parser.add_argument(
-        "--port", type=int, default=8800, help="port of the page (0: any free port)"
+        "--port",
+        type=int,
+        default=8800,
+        help="port of the page (default 8800; 0: any free port; `make sandbox PORT=…`)",
     )
     parser.add_argument("--open", action="store_true", help="open the page in a browser")
     parser.add_argument(
@@ -39,9 +42,13 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto server's access log
 
-    from bot.local.sandbox import Sandbox, wait_forever
+    from bot.local.sandbox import Sandbox, SandboxError, wait_forever
 
-    sandbox = Sandbox(host=args.host, port=args.port, socket_mode=args.socket_mode).start()
+    try:
+        sandbox = Sandbox(host=args.host, port=args.port, socket_mode=args.socket_mode).start()
+    except SandboxError as exc:  # e.g. the port is busy: one line with the fix, no traceback
+        print(f"sfn-approvals sandbox: {exc}", file=sys.stderr, flush=True)
+        return 2
     try:
         print(f"sfn-approvals sandbox: {sandbox.url}", flush=True)
         if args.socket_mode:

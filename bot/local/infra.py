@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import logging
 import threading
 import zipfile
 from collections.abc import Callable, Mapping
@@ -185,10 +186,75 @@ def make_dynamodb_writes_atomic() -> None:
         setattr(DynamoDBBackend, name, serialized)
 
 
+# The errors a waiting task ends with in a normal run: what the bot sends with SendTaskFailure
+# (README, "Errors your workflow can Catch") and the task's own TimeoutSeconds.
+EXPECTED_TASK_ERRORS: Final = frozenset(
+    {
+        "Rejected",
+        "ApprovalExpired",
+        "InvalidApprovalRequest",
+        "ApprovalOutputInvalid",
+        "States.Timeout",
+    }
+)
+MOTO_ASL_LOGGER: Final = "moto.stepfunctions.parser.asl.component.eval_component"
+
+
+class ExpectedTaskFailures(logging.Filter):
+    """Drops moto's ERROR line for a state machine failing the way it is meant to.
+
+    moto logs ``Exception=FailureEventException, Error=<name>, …`` at ERROR for every error a
+    state raises — also when the error is the normal outcome (the bot rejected or expired the
+    request, the Catch routed it to a Fail state): one line per reject, expiry or invalid request,
+    each repeated by the states that re-raise it. Only those lines with an error name in
+    :data:`EXPECTED_TASK_ERRORS` are dropped; any other error (``States.Runtime``, a Lambda's
+    failure, a moto exception) is still logged.
+    """
+
+    PREFIX: Final = "Exception=FailureEventException, Error="
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if record.levelno < logging.ERROR or not isinstance(args, tuple) or not args:
+            return True
+        head = str(args[0])
+        if not head.startswith(self.PREFIX):
+            return True
+        name = head[len(self.PREFIX) :].split(",", 1)[0]
+        return name not in EXPECTED_TASK_ERRORS
+
+
+def quiet_expected_task_failures() -> None:
+    """Install :class:`ExpectedTaskFailures` on moto's ASL logger (idempotent)."""
+    logger = logging.getLogger(MOTO_ASL_LOGGER)
+    if not any(isinstance(f, ExpectedTaskFailures) for f in logger.filters):
+        logger.addFilter(ExpectedTaskFailures())
+
+
+def enable_jsonata() -> None:
+    """Let moto run JSONata states (``"QueryLanguage": "JSONata"``).
+
+    moto 5.2 parses JSONata states but has no evaluator (the code it comes from runs one in a
+    JVM): its ``_eval_jsonata`` hook is left unset and a JSONata expression fails the state.
+    jsonata-python (a pure-Python JSONata) fills the hook; moto composes each expression with its
+    ``$states`` bindings and evaluates it without input, as it does with its own evaluator.
+    """
+    import jsonata  # type: ignore[import-untyped]
+    from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
+
+    def evaluate(expression: str) -> Any:
+        result = jsonata.Jsonata(expression).evaluate(None)
+        return json.loads(json.dumps(result))  # plain JSON values, as moto's own evaluator returns
+
+    moto_jsonata._eval_jsonata = evaluate
+
+
 def prepare_moto() -> None:
     """Everything moto needs for this project's local runs (tests, soak, sandbox)."""
     install_example_lambdas()
     make_dynamodb_writes_atomic()
+    quiet_expected_task_failures()
+    enable_jsonata()
 
 
 def _zip() -> bytes:

@@ -22,12 +22,15 @@ Nothing in ``bot/`` outside ``bot/local/`` knows it runs here: it is all configu
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
+import secrets
 import socket
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -35,11 +38,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 from urllib.parse import parse_qs, urlsplit
 
 from bot.local.events import LocalContext
 from bot.local.lambda_client import LocalLambdaClient, attach
+from bot.local.sfn_witness import FAILURE, SfnWitness
 from bot.local.slack_driver import Response, SlackDriver
 from bot.local.slack_requests import api_gateway_v2_event, post_signed
 from bot.local.slack_standin import SlackStandIn
@@ -48,6 +52,7 @@ from bot.local.sqs_poller import deliver_once
 log = logging.getLogger("sandbox")
 
 STATIC: Final = Path(__file__).parent / "static"
+RESPOND_PATH: Final = "/respond/"  # a click's response_url on the interactions endpoint
 CHANNEL: Final = "C0APPROVALS"
 BOT_TOKEN: Final = "xoxb-sandbox"  # noqa: S105 - a local stand-in's token
 SIGNING_SECRET: Final = "sandbox-signing-secret"  # noqa: S105
@@ -55,6 +60,7 @@ TABLE: Final = "sfn-approvals-sandbox"
 REGION: Final = "us-east-1"
 SWEEP_SECONDS: Final = 10.0
 WATCH_SECONDS: Final = 0.5
+WAITING_RESOURCE: Final = "sendMessage.waitForTaskToken"  # the approval task, in history events
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,32 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class SandboxError(Exception):
+    """The sandbox cannot start; the message is one line that says why and what to do."""
+
+
+class PortInUse(SandboxError):
+    def __init__(self, host: str, port: int) -> None:
+        other = _free_port_from(host, 8811 if port == 8800 else port + 1)
+        super().__init__(
+            f"port {port} on {host} is already in use (another sandbox?): "
+            f"run `make sandbox PORT={other}` (or `python -m bot.local --port {other}`)"
+        )
+        self.port = port
+
+
+def _free_port_from(host: str, start: int, tries: int = 50) -> int:
+    """The first port from ``start`` that ``host`` can listen on now (a suggestion)."""
+    for port in range(start, min(start + tries, 65536)):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
+    return 0
+
+
 def start_moto() -> tuple[Any, str]:
     """A moto server on 127.0.0.1 that runs state machines and the example Lambdas."""
     from moto.core.config import default_user_config
@@ -91,10 +123,10 @@ def start_moto() -> tuple[Any, str]:
     for service, settings in MOTO_CONFIG.items():
         default_user_config.setdefault(service, {}).update(settings)  # type: ignore[misc]
     prepare_moto()
-    port = free_port()
-    os.environ["MOTO_PORT"] = str(port)  # moto's own calls (Step Functions → Lambda) go here
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
+    port = server.get_host_and_port()[1]
+    os.environ["MOTO_PORT"] = str(port)  # moto's own calls (Step Functions → Lambda) go here
     endpoint = f"http://127.0.0.1:{port}"
     # moto keeps its backends per process: start from nothing even if a sandbox ran before.
     reset = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")  # noqa: S310
@@ -155,28 +187,41 @@ class Sandbox:
         self.short_wait_seconds = short_wait_seconds
         self.moto: Any = None
         self.slack: SlackStandIn | None = None
+        self.witness: SfnWitness | None = None
         self._loops: list[_Loop] = []
         self._servers: list[ThreadingHTTPServer] = []
+        self._serving: list[ThreadingHTTPServer] = []
         self._seen_status: dict[str, str] = {}
+        self._histories: dict[str, dict[str, Any]] = {}
+        self._responders: dict[str, tuple[str, str]] = {}
+        self._replaced: set[str] = set()
+        self._lock = threading.Lock()
         self.version = 0
         self._version_lock = threading.Lock()
 
     # --- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> Sandbox:
-        self._start_aws()
-        if self.socket_mode:
-            self._start_socket_mode()
-        else:
-            self._start_standin()
-        self.ui = self._serve(_UiHandler, self.port, host=self.host)
+        """Start everything. The page's port is taken first: if it is busy, :class:`PortInUse`
+        is raised before anything else starts."""
+        self.ui = self._bind(_UiHandler, self.port, host=self.host)
         self.port = self.ui.server_port
-        if self.background:
-            self._loops = [
-                _Loop("sqs-poller", 0.0, self.poll_queue).start(),
-                _Loop("execution-watcher", WATCH_SECONDS, self.watch_executions).start(),
-                _Loop("sweep", SWEEP_SECONDS, self.sweep).start(),
-            ]
+        try:
+            self._start_aws()
+            if self.socket_mode:
+                self._start_socket_mode()
+            else:
+                self._start_standin()
+            self._run(self.ui)
+            if self.background:
+                self._loops = [
+                    _Loop("sqs-poller", 0.0, self.poll_queue).start(),
+                    _Loop("execution-watcher", WATCH_SECONDS, self.watch_executions).start(),
+                    _Loop("sweep", SWEEP_SECONDS, self.sweep).start(),
+                ]
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def _start_aws(self) -> None:
@@ -198,6 +243,9 @@ class Sandbox:
             self.short_stack = self.stack
             return
         self.moto, endpoint = start_moto()
+        # What reaches moto's Step Functions, independently of the bot's clients: the page shows
+        # the error and cause the bot sent (moto keeps no SendTaskFailure cause).
+        self.witness = SfnWitness().install()
         os.environ.update(
             {
                 "AWS_ENDPOINT_URL": endpoint,
@@ -256,7 +304,7 @@ class Sandbox:
         self.notifier, self.interactions, self.expirations = _import_handlers()
         self.lazy = LocalLambdaClient(self.interactions.handler)
         attach(self.interactions.slack_handler, self.lazy)
-        self.endpoint = self._serve(_EndpointHandler, free_port())
+        self.endpoint = self._run(self._bind(_EndpointHandler, 0))
         self.interactions_url = f"http://127.0.0.1:{self.endpoint.server_port}/slack/events"
         self.driver = SlackDriver(
             self.slack, signing_secret=SIGNING_SECRET, send=self.post_to_endpoint
@@ -288,22 +336,30 @@ class Sandbox:
         self.socket.connect()  # type: ignore[no-untyped-call]
 
     def stop(self) -> None:
+        """Stop what was started (also after a start that failed half way)."""
         for loop in self._loops:
             loop.stop.set()
         for loop in self._loops:
             loop.close()
-        for server in self._servers:
+        for server in self._serving:
             server.shutdown()
+        for server in self._servers:
             server.server_close()
+        self._serving.clear()
+        self._servers.clear()
         if self.socket_mode:
             with contextlib.suppress(Exception):
                 self.socket.close()  # type: ignore[no-untyped-call]
         else:
             with contextlib.suppress(Exception):
                 self.lazy.wait(timeout=5)
-            self.standin.stop()
+            if self.slack is not None:
+                self.slack.stop()
         if self.moto is not None:
             self.moto.stop()
+            self.moto = None
+        if self.witness is not None:
+            self.witness.uninstall()
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -325,14 +381,24 @@ class Sandbox:
         with self._version_lock:
             self.version += 1
 
-    def _serve(
+    def _bind(
         self, handler: type[BaseHTTPRequestHandler], port: int, host: str = "127.0.0.1"
     ) -> ThreadingHTTPServer:
-        server = ThreadingHTTPServer((host, port), handler)
+        try:
+            server = ThreadingHTTPServer((host, port), handler)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUse(host, port) from None
+            raise SandboxError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         server.sandbox = self  # type: ignore[attr-defined]
         server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, name=handler.__name__, daemon=True).start()
         self._servers.append(server)
+        return server
+
+    def _run(self, server: ThreadingHTTPServer) -> ThreadingHTTPServer:
+        name = server.RequestHandlerClass.__name__
+        threading.Thread(target=server.serve_forever, name=name, daemon=True).start()
+        self._serving.append(server)
         return server
 
     # --- what AWS would do ----------------------------------------------------------------------
@@ -387,6 +453,50 @@ class Sandbox:
                     status_change_event(arn, status), LocalContext(function_name="expirations")
                 )
 
+    def outcome(self, execution: dict[str, Any]) -> dict[str, Any]:
+        """What ended a stopped execution's wait, for the page.
+
+        ``decision``: what the approval task returned (the example flow's last state drops
+        most of it); ``task_error``: the waiting task's own failure (``States.Timeout`` when its
+        ``TimeoutSeconds`` passed) — both from the execution's history; ``sent``: the failure
+        the bot sent with SendTaskFailure, from the witness (moto keeps no cause).
+        """
+        arn = str(execution["arn"])
+        found = dict(self._history_of(arn))
+        found["sent"] = None
+        call = self.witness.last_decision(arn) if self.witness is not None else None
+        if call is not None and call.action == FAILURE:
+            found["sent"] = {"action": call.action, "error": call.error, "cause": call.cause}
+        return found
+
+    def _history_of(self, execution_arn: str) -> dict[str, Any]:
+        """Read once per stopped execution: its history no longer changes."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        with self._lock:
+            cached = self._histories.get(execution_arn)
+        if cached is not None:
+            return cached
+        try:
+            events = self.sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)
+        except (BotoCoreError, ClientError) as exc:  # e.g. no permission, in Socket Mode
+            log.debug("no history of %s: %s", execution_arn, exc)
+            return {"decision": None, "task_error": None}
+        found: dict[str, Any] = {"decision": None, "task_error": None}
+        for event in events["events"]:
+            kind = event["type"]
+            key = f"{kind[0].lower()}{kind[1:]}EventDetails"  # taskTimedOutEventDetails, …
+            details = cast("dict[str, Any]", event.get(key) or {})
+            if details.get("resource") != WAITING_RESOURCE:
+                continue
+            if kind == "TaskSucceeded":
+                found["decision"] = _maybe_json(details.get("output"))
+            elif kind == "TaskTimedOut":
+                found["task_error"] = {"error": details.get("error"), "cause": details.get("cause")}
+        with self._lock:
+            self._histories[execution_arn] = found
+        return found
+
     def sweep(self) -> dict[str, Any]:
         """The scheduled sweep (EventBridge Scheduler in AWS); its report."""
         report: dict[str, Any] = self.expirations.handler(
@@ -438,13 +548,72 @@ class Sandbox:
                 "people": [p.__dict__ for p in PEOPLE],
                 "usergroups": [{"id": ONCALL[0], "handle": ONCALL[1], "users": list(ONCALL[2])}],
                 "interactions_url": None if self.socket_mode else self.interactions_url,
+                "short_wait_seconds": self.short_wait_seconds,
             },
             "socket_mode": self.socket_mode,
             "messages": [] if self.socket_mode else self.standin.messages(CHANNEL),
-            "ephemerals": [] if self.socket_mode else self.standin.ephemerals(user=user),
+            "ephemerals": [] if self.socket_mode else self.ephemerals(user),
             "modal": modals[-1] if modals else None,
-            "executions": self.executions(),
+            "executions": [
+                {**e, **self.outcome(e)} if e["status"] != "RUNNING" else e
+                for e in self.executions()
+            ],
         }
+
+    def ephemerals(self, user: str) -> list[dict[str, Any]]:
+        """``user``'s ephemeral messages as Slack shows them: without those the app replaced or
+        deleted through the ``response_url`` of a click on them."""
+        with self._lock:
+            replaced = set(self._replaced)
+        return [e for e in self.standin.ephemerals(user=user) if e["message_ts"] not in replaced]
+
+    def click_ephemeral(
+        self, user: str, message_ts: str, action_id: str, value: str | None
+    ) -> Response:
+        """A click on an ephemeral message. Its ``response_url`` is bound to that message, as in
+        Slack: ``replace_original`` / ``delete_original`` sent to it replace / delete the
+        message clicked (e.g. "Show more" replaces the page it was on). The sandbox relays the
+        URL to the stand-in's own and applies the replacement (ephemerals live in the client)."""
+        found = [e for e in self.ephemerals(user) if e["message_ts"] == message_ts]
+        if not found:
+            raise LookupError(
+                f"{user} has no ephemeral message {message_ts} (dismissed or replaced)"
+            )
+        ephemeral = found[0]
+        key = secrets.token_urlsafe(12)
+        relay = self.standin.response_url(channel=ephemeral["channel"], user=user)
+        with self._lock:
+            self._responders[key] = (relay, message_ts)
+        url = f"http://127.0.0.1:{self.endpoint.server_port}{RESPOND_PATH}{key}"
+        return self.driver.click_ephemeral(
+            user, ephemeral, action_id, value=value, response_url=url
+        )
+
+    def respond(self, key: str, body: bytes) -> tuple[int, str]:
+        """The app POSTs to a click's ``response_url``: relay it to the stand-in, then replace
+        or delete the clicked message if asked to."""
+        with self._lock:
+            target = self._responders.get(key)
+        if target is None:
+            return 404, "no_such_response_url"
+        relay, message_ts = target
+        request = urllib.request.Request(  # noqa: S310 - the stand-in on 127.0.0.1
+            relay, data=body, headers={"Content-Type": "application/json"}, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+                status, text = answer.status, answer.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+        params = _maybe_json(body.decode("utf-8", errors="replace"))
+        replaces = isinstance(params, dict) and bool(
+            params.get("replace_original") or params.get("delete_original")
+        )
+        if status == 200 and replaces:
+            with self._lock:
+                self._replaced.add(message_ts)
+        self.bump()
+        return status, text
 
 
 def _maybe_json(text: str | None) -> Any:
@@ -543,7 +712,12 @@ class _EndpointHandler(_Handler):
     """POST /slack/events → API Gateway v2 event → the real interactions handler."""
 
     def do_POST(self) -> None:
-        if urlsplit(self.path).path != "/slack/events":
+        path = urlsplit(self.path).path
+        if path.startswith(RESPOND_PATH):
+            status, text = self.sandbox.respond(path[len(RESPOND_PATH) :], self._body())
+            self._send(status, text.encode(), "text/plain; charset=utf-8")
+            return
+        if path != "/slack/events":
             self._json(404, {"message": "Not Found"})
             return
         body = self._body().decode("utf-8", errors="replace")
@@ -565,6 +739,73 @@ class _EndpointHandler(_Handler):
 # --- HTTP: the page and its JSON API -----------------------------------------------------------
 
 
+class BadRequest(ValueError):
+    """Something the page's API does not take: answered 400 with this message."""
+
+
+_TEXT: Final = (str,)
+_TEXT_OR_NULL: Final = (str, type(None))
+# What each POST of the page's API takes: field → (JSON types, required).
+API_FIELDS: Final[dict[str, dict[str, tuple[tuple[type, ...], bool]]]] = {
+    "/api/executions": {"input": ((dict,), False), "short_wait": ((bool,), False)},
+    "/api/click": {
+        "user": (_TEXT, True),
+        "ts": (_TEXT, True),
+        "action_id": (_TEXT, True),
+        "value": (_TEXT_OR_NULL, False),
+    },
+    "/api/click_ephemeral": {
+        "user": (_TEXT, True),
+        "message_ts": (_TEXT, True),
+        "action_id": (_TEXT, True),
+        "value": (_TEXT_OR_NULL, False),
+    },
+    "/api/submit": {"user": (_TEXT, True), "view_id": (_TEXT, True), "values": ((dict,), True)},
+    "/api/close": {"user": (_TEXT, False), "view_id": (_TEXT, True)},
+    "/api/command": {"user": (_TEXT, True), "text": (_TEXT, False)},
+    "/api/sweep": {},
+}
+_JSON_NAMES: Final[dict[type, str]] = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    bool: "true or false",
+    int: "a number",
+    float: "a number",
+    type(None): "null",
+}
+
+
+def _json_kind(value: Any) -> str:
+    return next((name for kind, name in _JSON_NAMES.items() if type(value) is kind), "a value")
+
+
+def checked_request(path: str, data: Any) -> dict[str, Any]:
+    """``data`` if it is what ``path`` takes; else :class:`BadRequest` saying what is wrong.
+    An unknown path is a :class:`LookupError`."""
+    fields = API_FIELDS.get(path)
+    if fields is None:
+        raise LookupError(f"no API POST {path}")
+    if not isinstance(data, dict):
+        raise BadRequest(f"the body must be a JSON object, not {_json_kind(data)}")
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        takes = ", ".join(fields) or "no fields"
+        raise BadRequest(f"unknown field {', '.join(map(repr, unknown))}: {path} takes {takes}")
+    for name, (types, required) in fields.items():
+        if name not in data:
+            if required:
+                raise BadRequest(f"missing field {name!r}")
+            continue
+        if not any(type(data[name]) is kind for kind in types):
+            wanted = " or ".join(_JSON_NAMES[kind] for kind in types)
+            raise BadRequest(f"{name!r} must be {wanted}, not {_json_kind(data[name])}")
+    people = [p.id for p in PEOPLE]
+    if "user" in data and data["user"] not in people:
+        raise BadRequest(f"unknown user {data['user']!r}: one of {', '.join(people)}")
+    return data
+
+
 class _UiHandler(_Handler):
     def do_GET(self) -> None:
         url = urlsplit(self.path)
@@ -572,28 +813,35 @@ class _UiHandler(_Handler):
             self._send(200, (STATIC / "index.html").read_bytes(), "text/html; charset=utf-8")
         elif url.path == "/api/state":
             user = (parse_qs(url.query).get("user") or [PEOPLE[0].id])[0]
-            state = self.sandbox.state(user)
-            for execution in state["executions"]:
-                if execution["status"] != "RUNNING":
-                    execution["decision"] = self._decision(execution["arn"])
-            self._json(200, state)
+            self._json(200, self.sandbox.state(user))
         elif url.path == "/api/version":
             self._json(200, {"version": self.sandbox.version})
         else:
             self._json(404, {"error": "not found"})
 
     def do_POST(self) -> None:
+        from botocore.exceptions import ClientError
+
+        path = urlsplit(self.path).path
         try:
             data = json.loads(self._body() or b"{}")
         except ValueError:
-            self._json(400, {"error": "invalid JSON"})
+            self._json(400, {"error": "the body is not valid JSON"})
             return
         try:
-            self._json(200, self._route(urlsplit(self.path).path, data))
-        except (LookupError, StopIteration) as exc:  # a button, modal or message that is gone
-            self._json(404, {"error": f"{type(exc).__name__}: {exc}"})
+            self._json(200, self._route(path, checked_request(path, data)))
+        except BadRequest as exc:
+            self._json(400, {"error": str(exc)})
+        except LookupError as exc:  # a button, modal or message that is gone
+            self._json(404, {"error": str(exc.args[0]) if exc.args else type(exc).__name__})
         except (TypeError, ValueError) as exc:
             self._json(400, {"error": f"{type(exc).__name__}: {exc}"})
+        except ClientError as exc:  # e.g. Step Functions refused the execution's input
+            error = exc.response.get("Error", {})
+            self._json(400, {"error": f"{error.get('Code')}: {error.get('Message')}"})
+        except Exception as exc:  # a sandbox bug: logged with its traceback, answered 500
+            log.exception("POST %s failed", path)
+            self._json(500, {"error": f"{type(exc).__name__} (see the sandbox's log)"})
 
     def _route(self, path: str, data: dict[str, Any]) -> Any:
         sandbox, driver = self.sandbox, self.sandbox.driver
@@ -608,18 +856,16 @@ class _UiHandler(_Handler):
                 data["user"], CHANNEL, data["ts"], data["action_id"], value=data.get("value")
             )
         elif path == "/api/click_ephemeral":
-            ephemeral = next(
-                e
-                for e in sandbox.standin.ephemerals(user=data["user"])
-                if e["message_ts"] == data["message_ts"]
-            )
-            response = driver.click_ephemeral(
-                data["user"], ephemeral, data["action_id"], value=data.get("value")
+            response = sandbox.click_ephemeral(
+                data["user"], data["message_ts"], data["action_id"], data.get("value")
             )
         elif path == "/api/submit":
             view = next(
-                v for v in driver.open_views(user_id=data["user"]) if v["id"] == data["view_id"]
+                (v for v in driver.open_views(user_id=data["user"]) if v["id"] == data["view_id"]),
+                None,
             )
+            if view is None:
+                raise LookupError(f"{data['user']} has no open modal {data['view_id']}")
             response = self._submit(data["user"], view, data["values"])
         elif path == "/api/close":
             driver.close(str(data["view_id"]))
@@ -627,41 +873,13 @@ class _UiHandler(_Handler):
             return {"closed": data["view_id"]}
         elif path == "/api/command":
             response = sandbox.command(data["user"], str(data.get("text", "")))
-        elif path == "/api/sweep":
+        else:  # /api/sweep
             report = sandbox.sweep()  # what the schedule does every SWEEP_SECONDS, now
             sandbox.bump()
             return {"swept": True, "report": report}
-        else:
-            raise KeyError(path)
         sandbox.lazy.wait(timeout=15)  # the page shows the outcome of the click at once
         sandbox.bump()
         return {"status": response.status, "body": response.body}
-
-    # Execution ARN → the approval task's output (what the bot sent with SendTaskSuccess), or
-    # None. Read once per stopped execution: its history no longer changes.
-    _decisions: Final[dict[str, Any]] = {}
-
-    def _decision(self, execution_arn: str) -> Any:
-        """The example flow's last state drops most of the decision (inputs, comment, every
-        approver): show what the approval task returned, from the execution's history."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        if execution_arn not in self._decisions:
-            try:
-                events = self.sandbox.sfn.get_execution_history(
-                    executionArn=execution_arn, maxResults=1000
-                )["events"]
-            except (BotoCoreError, ClientError) as exc:  # e.g. no permission, in Socket Mode
-                log.debug("no history of %s: %s", execution_arn, exc)
-                return None
-            outputs = [
-                e["taskSucceededEventDetails"].get("output")
-                for e in events
-                if e["type"] == "TaskSucceeded"
-                and e["taskSucceededEventDetails"].get("resource") == "sendMessage.waitForTaskToken"
-            ]
-            self._decisions[execution_arn] = _maybe_json(outputs[-1]) if outputs else None
-        return self._decisions[execution_arn]
 
     # Where Slack's view.state.values keeps what an input holds, per element type.
     _STATE_KEYS: Final = {

@@ -125,9 +125,16 @@ class SlackDriver:
         return self._post(body, timestamp=timestamp, secret=secret)
 
     def click_ephemeral(
-        self, user_id: str, ephemeral: dict[str, Any], action_id: str, *, value: str | None = None
+        self,
+        user_id: str,
+        ephemeral: dict[str, Any],
+        action_id: str,
+        *,
+        value: str | None = None,
+        response_url: str | None = None,
     ) -> Response:
-        """Click a button of an ephemeral message (e.g. the ``/approvals`` list)."""
+        """Click a button of an ephemeral message (e.g. the ``/approvals`` list); the payload
+        carries ``response_url`` if given, else a fresh one of the stand-in."""
         button = find_button(ephemeral.get("blocks") or [], action_id, value)
         body = block_actions_body(
             user_id=user_id,
@@ -140,7 +147,8 @@ class SlackDriver:
             block_id=button["block_id"],
             trigger_id=self._trigger(user_id),
             is_ephemeral=True,
-            response_url=self.standin.response_url(channel=ephemeral["channel"], user=user_id),
+            response_url=response_url
+            or self.standin.response_url(channel=ephemeral["channel"], user=user_id),
         )
         return self._post(body)
 

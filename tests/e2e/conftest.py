@@ -31,6 +31,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 INSTALL_HINT = "apt-get install -y chromium"
+# The page's "N s wait" state machine: short, so a test can watch its waiting task time out.
+SHORT_WAIT_SECONDS = 3
 
 
 @contextlib.contextmanager
@@ -55,7 +57,7 @@ def sandbox() -> Iterator[Any]:
     from bot.local.sandbox import Sandbox
 
     with restored_process_state():
-        running = Sandbox(port=0).start()
+        running = Sandbox(port=0, short_wait_seconds=SHORT_WAIT_SECONDS).start()
         try:
             yield running
         finally:

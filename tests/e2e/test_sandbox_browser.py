@@ -160,6 +160,11 @@ def test_reject_needs_a_reason(page: Page, screenshots: Path) -> None:
     expect(message.get_by_test_id("button")).to_have_count(0)
     expect(row).to_have_attribute("data-status", "FAILED")
     expect(row.get_by_test_id("execution-error-name")).to_have_text("Rejected")
+    # The cause the bot sent (moto keeps none): who rejected and why, from the witness.
+    cause = row.get_by_test_id("execution-cause")
+    expect(cause).to_contain_text('"reason": "Not during the <freeze> & not on a Friday"')
+    expect(cause).to_contain_text('"name": "cy"')
+    expect(row).not_to_contain_text("none recorded")
     shot(page, screenshots, "b2-rejected")
 
 
@@ -251,6 +256,12 @@ def test_request_expires(page: Page, sandbox: Any, screenshots: Path) -> None:
     expect(message.get_by_test_id("button")).to_have_count(0)
     expect(row).to_have_attribute("data-status", "FAILED")
     expect(row.get_by_test_id("execution-error-name")).to_have_text("ApprovalExpired")
+    # The example flow's Fail state gives its own cause; the bot's SendTaskFailure said why.
+    expect(row.get_by_test_id("execution-cause")).to_contain_text("Nobody decided")
+    expect(row.get_by_test_id("execution-sent-error")).to_have_text("ApprovalExpired")
+    expect(row.get_by_test_id("execution-sent-cause")).to_have_text(
+        re.compile(r"^approval\.expires_at \(.+\) has passed$")
+    )
     shot(page, screenshots, "e2-expired")
 
 
@@ -299,3 +310,216 @@ def test_mrkdwn_is_rendered_and_escaped(page: Page) -> None:
         assert "<img" not in html, html
         assert "<script" not in html, html
         assert "href" not in html, html
+
+
+# --- what a newcomer trips over: failures, long text, bad input, small things ---------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_via_api(page: Page, sandbox: Any, input_: dict[str, Any], **extra: Any) -> str:
+    """Start an execution through the page's API (as the form does); its ARN."""
+    answer = page.request.post(f"{sandbox.url}api/executions", data={"input": input_, **extra})
+    assert answer.status == 200, answer.text()
+    return str(answer.json()["arn"])
+
+
+def row_of(page: Page, arn: str) -> Locator:
+    return page.locator(f'[data-testid="execution"][data-arn="{arn}"]')
+
+
+def overflows(locator: Locator) -> dict[str, int]:
+    """How far an element's content overflows it (0, 0 when everything fits)."""
+    return dict(
+        locator.evaluate(
+            "n => ({x: n.scrollWidth - n.clientWidth, y: n.scrollHeight - n.clientHeight})"
+        )
+    )
+
+
+def test_an_invalid_request_shows_why(page: Page, sandbox: Any, screenshots: Path) -> None:
+    """A 5,000-character service name: the title is too long for Slack, the bot fails the task
+    with InvalidApprovalRequest and says why; the card shows it without widening the panel."""
+    service = "s" * 5000
+    row = start_execution(page, service)
+    expect(row).to_have_attribute("data-status", "FAILED")
+    expect(row.get_by_test_id("execution-error-name")).to_have_text("InvalidApprovalRequest")
+    expect(row.get_by_test_id("execution-cause")).to_have_text(
+        re.compile(r"^approval\.title is 50\d\d characters; Slack allows at most 150$")
+    )
+
+    side = page.locator("aside.side")
+    assert overflows(side)["x"] <= 0
+    assert overflows(page.get_by_test_id("executions"))["x"] <= 0
+    title = row.get_by_test_id("execution-title")
+    assert overflows(title)["y"] > 0  # clamped to two lines …
+    row.get_by_role("button", name="Show all of the title").click()  # … with a way to see all
+    expect(row.get_by_role("button", name="Show less of the title")).to_be_visible()
+    assert overflows(title) == {"x": 0, "y": 0}
+    assert len(title.inner_text().replace("\n", "")) == len(f"{service} 1.0.0 production")
+    assert overflows(side)["x"] <= 0
+    row.scroll_into_view_if_needed()
+    shot(page, screenshots, "j1-long-title-invalid-request")
+
+
+def test_long_text_wraps_with_a_way_to_read_all(
+    page: Page, sandbox: Any, screenshots: Path
+) -> None:
+    """A 120-character unbroken service name fits Slack's title limit: the message wraps it.
+    A long rejection reason: the cause box wraps, is clamped, and "Show all" shows its end."""
+    service = "w" * 120
+    row = start_execution(page, service)
+    message = page.get_by_test_id("message").filter(has_text=f"Deploy {service} ")
+    expect(button(message, REJECT)).to_be_visible()
+    assert overflows(page.get_by_test_id("messages"))["x"] <= 0
+
+    reason = " ".join(f"word{i}" for i in range(300)) + " THE-END"
+    button(message, REJECT).click()
+    modal = page.get_by_role("dialog", name="Reject request")
+    modal.get_by_label("Reason").fill(reason)
+    modal.get_by_role("button", name="Reject", exact=True).click()
+    expect(modal).to_be_hidden()
+    expect(row).to_have_attribute("data-status", "FAILED")
+
+    cause = row.get_by_test_id("execution-cause")
+    expect(cause).to_contain_text("THE-END")  # all of it is there …
+    assert overflows(cause)["x"] <= 0  # … wrapped, never cut at the side
+    assert overflows(cause)["y"] > 0  # clamped
+    row.get_by_role("button", name="Show all of the cause").click()
+    assert overflows(cause) == {"x": 0, "y": 0}
+    cause.evaluate("n => n.scrollIntoView({block: 'end'})")
+    expect(cause.get_by_text("THE-END", exact=False)).to_be_in_viewport()
+    shot(page, screenshots, "j2-long-cause-expanded")
+
+
+def test_the_api_refuses_bad_input(page: Page, sandbox: Any) -> None:
+    before = len(sandbox.executions())
+    refused = {
+        '{"nonsense": true}': "unknown field 'nonsense': /api/executions takes input, short_wait",
+        '{"input": [1, 2]}': "'input' must be an object, not an array",
+        '{"input": "checkout"}': "'input' must be an object, not a string",
+        '{"input": {}, "short_wait": "yes"}': "'short_wait' must be true or false, not a string",
+        "[]": "the body must be a JSON object, not an array",
+        "{not json": "the body is not valid JSON",
+    }
+    for body, error in refused.items():
+        answer = page.request.post(
+            f"{sandbox.url}api/executions",
+            data=body.encode(),  # bytes: sent as they are (a str would be JSON-encoded)
+            headers={"Content-Type": "application/json"},
+        )
+        assert (answer.status, answer.json()) == (400, {"error": error}), body
+    for path, body, error in [
+        ("api/click", {"user": "U0ANA"}, "missing field 'ts'"),
+        ("api/command", {"user": "U0NOBODY"}, "unknown user 'U0NOBODY'"),
+        ("api/command", {"user": "U0ANA", "text": 5}, "'text' must be a string, not a number"),
+    ]:
+        answer = page.request.post(f"{sandbox.url}{path}", data=body)
+        assert answer.status == 400, answer.text()
+        assert answer.json()["error"].startswith(error)
+    answer = page.request.post(f"{sandbox.url}api/nothing", data={})
+    assert (answer.status, answer.json()) == (404, {"error": "no API POST /api/nothing"})
+    assert len(sandbox.executions()) == before  # nothing started
+
+
+def test_the_readme_names_the_people_of_the_page(page: Page) -> None:
+    try_it = (ROOT / "README.md").read_text().split("## Try it", 1)[1].split("\n## ", 1)[0]
+    count = re.search(r"any of (\w+) people", try_it)
+    assert count, "the README's Try it no longer says how many people the page has"
+    words = {"three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
+    options = page.get_by_test_id("who").locator("option")
+    assert options.count() == words[count.group(1)]
+    for name in options.all_inner_texts():
+        assert f"{name.split(' — ')[0]} (" in try_it, name
+
+
+def test_the_toast_leaves_the_start_button_free(page: Page, screenshots: Path) -> None:
+    """With the form's optional part open, the Start button sits at the bottom right."""
+    more = page.get_by_test_id("start-more")
+    more.locator("summary").click()
+    expect(more).to_have_attribute("open", "")
+    start_execution(page, "e2e-toast")
+    toast = page.get_by_test_id("toast").filter(has_text="Started run-")
+    expect(toast).to_be_visible()
+    box = toast.bounding_box()
+    assert box
+    for control in (
+        page.get_by_test_id("start-submit"),
+        page.get_by_test_id("command-form"),
+        page.get_by_test_id("who"),
+        page.get_by_test_id("sweep-now"),
+    ):
+        other = control.bounding_box()
+        assert other
+        apart = (
+            box["x"] + box["width"] <= other["x"]
+            or other["x"] + other["width"] <= box["x"]
+            or box["y"] + box["height"] <= other["y"]
+            or other["y"] + other["height"] <= box["y"]
+        )
+        assert apart, (box, other)
+    shot(page, screenshots, "j3-toast")
+
+
+def test_a_card_without_a_service_names_the_run_once(page: Page, sandbox: Any) -> None:
+    arn = start_via_api(page, sandbox, {})
+    row = row_of(page, arn)
+    expect(row).to_be_visible()
+    name = arn.rsplit(":", 1)[-1]
+    expect(row.get_by_test_id("execution-title")).to_have_text(name)
+    assert row.inner_text().count(name) == 1
+
+
+def test_the_short_wait_hint_says_what_the_card_shows(
+    page: Page, sandbox: Any, screenshots: Path
+) -> None:
+    from tests.e2e.conftest import SHORT_WAIT_SECONDS
+
+    hint = page.get_by_test_id("short-wait-hint")
+    expect(page.get_by_label(f"{SHORT_WAIT_SECONDS} s wait")).to_be_visible()
+    page.get_by_label(f"{SHORT_WAIT_SECONDS} s wait").check()
+    try:
+        row = start_execution(page, "e2e-short-wait")
+    finally:
+        page.get_by_label(f"{SHORT_WAIT_SECONDS} s wait").uncheck()
+    expect(row).to_have_attribute(
+        "data-status", "FAILED", timeout=SHORT_WAIT_SECONDS * 1000 + 15_000
+    )
+    shown = row.get_by_test_id("execution-error-name").inner_text()
+    task = row.get_by_test_id("execution-task-error")
+    expect(task).to_contain_text("States.Timeout")
+    assert shown == "ApprovalExpired"
+    for name in (shown, "States.Timeout"):
+        expect(hint.locator("code", has_text=name)).to_have_count(1)
+    expect(hint).to_contain_text(f"after {SHORT_WAIT_SECONDS} s")
+    row.scroll_into_view_if_needed()
+    shot(page, screenshots, "j4-short-wait")
+
+
+def test_show_more_replaces_the_page_it_was_on(page: Page, sandbox: Any, screenshots: Path) -> None:
+    """More than 10 pending: "Show more" on the listing replaces that listing with the next
+    page (the bot answers ``replace_original``), as Slack does with the message clicked."""
+    arns = [start_via_api(page, sandbox, {"service": f"e2e-more-{i:02d}"}) for i in range(11)]
+    expect(page.get_by_test_id("message").filter(has_text="Deploy e2e-more-")).to_have_count(
+        len(arns), timeout=30_000
+    )
+    ephemerals = page.get_by_test_id("ephemeral")
+    shown = ephemerals.count()
+    run_command(page, "")
+    expect(ephemerals).to_have_count(shown + 1)
+    listing = ephemerals.last
+    expect(listing).to_contain_text("Pending approvals")
+    first_ts = listing.get_attribute("data-message-ts")
+    more = listing.locator('button[data-action-id="approvals.more"]')
+    expect(more).to_be_visible()
+    more.click()
+
+    continued = page.get_by_test_id("ephemeral").filter(has_text="Pending approvals (continued)")
+    expect(continued).to_have_count(1)
+    expect(page.locator(f'[data-testid="ephemeral"][data-message-ts="{first_ts}"]')).to_have_count(
+        0
+    )
+    expect(page.locator('button[data-action-id="approvals.more"]')).to_have_count(
+        continued.locator('button[data-action-id="approvals.more"]').count()
+    )
+    shot(page, screenshots, "j5-show-more")
