@@ -214,10 +214,11 @@ class ExpectedTaskFailures(logging.Filter):
     PREFIX: Final = "Exception=FailureEventException, Error="
 
     def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if record.levelno < logging.ERROR or not isinstance(args, tuple) or not args:
+        if record.levelno < logging.ERROR:
             return True
-        head = str(args[0])
+        # The message, not its arguments: the log-secrecy record factory (bot.log_secrecy)
+        # formats and scrubs each record as it is made, so ``args`` may already be folded in.
+        head = record.getMessage()
         if not head.startswith(self.PREFIX):
             return True
         name = head[len(self.PREFIX) :].split(",", 1)[0]

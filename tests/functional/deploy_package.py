@@ -138,9 +138,22 @@ def npx() -> str:
     hint = "install Node.js 20 with npm (docs/deploy.md, prerequisites)"
     path = tool("npx", hint)
     with package_lock():
-        if not (ROOT / "node_modules" / ".bin" / "serverless").exists():
+        if not node_modules_match_package_json():
             run([tool("npm", hint), "ci", "--no-audit", "--no-fund"], "npm ci")
     return path
+
+
+def node_modules_match_package_json() -> bool:
+    """Whether node_modules holds exactly the pinned tools (a checkout that moved to another
+    pin, e.g. serverless 3 → osls 4, still has the old ones installed: `npm ci` again)."""
+    pins = json.loads((ROOT / "package.json").read_text())["devDependencies"]
+    if not (ROOT / "node_modules" / ".bin" / "serverless").exists():
+        return False
+    for name, version in pins.items():
+        manifest = ROOT / "node_modules" / name / "package.json"
+        if not manifest.exists() or json.loads(manifest.read_text()).get("version") != version:
+            return False
+    return True
 
 
 def service_copy(directory: Path) -> Path:

@@ -174,7 +174,7 @@ def test_the_readme_task_runs_and_the_bot_accepts_its_message(
 # How the bot names the errors it sends with SendTaskFailure, in its source.
 ERROR_PATTERNS: Final = (
     re.compile(r'\berror="([A-Z]\w+)"'),
-    re.compile(r'_fail_quietly\(\s*[^,]+,\s*"([A-Z]\w+)"'),
+    re.compile(r'\bfail_quietly\(\s*[^,]+,\s*"([A-Z]\w+)"'),
     re.compile(r'\berror_code\b[^=\n]*=\s*"([A-Z]\w+)"'),
 )
 KNOWN: Final = {"Rejected", "ApprovalExpired", "InvalidApprovalRequest", "ApprovalOutputInvalid"}
