@@ -45,8 +45,7 @@ REPO = Path(__file__).resolve().parents[2]
 FULL_SPEC = REPO.parent / "shared" / "slack-web-api" / "slack_web_openapi_v2_without_examples.json"
 TOKEN = "xoxb-contract"
 
-# Calls another branch adds to the gateway (users.lookupByEmail for e-mail approvers,
-# users.conversations for the channels a user is in): listed here until they are in the code.
+
 def sdk_arguments(method: str) -> set[str]:
     """The named parameters of ``WebClient.<method>``: the test's own reading of slack_sdk."""
     signature = inspect.signature(getattr(WebClient, sdk_method_name(method)))
