@@ -525,8 +525,8 @@ def pending_list(
         blocks.append(SectionBlock(text=MarkdownTextObject(text=empty)))
     for approval in approvals:
         details = [f"<#{approval.channel}>", f"Ref `{approval.short_code}`"]
-        if approval.spec.requester:
-            details.append(f"requested by {mention(approval.spec.requester)}")
+        if approval.requester:  # the user id resolved when posted, as in the message
+            details.append(f"requested by {mention(approval.requester)}")
         details.append(f"since {slack_date(approval.created_at)}")
         text = f"*{plain_bold(title_of(approval))}*\n" + " · ".join(details)
         blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(text, MAX_TEXT_CHARS))))

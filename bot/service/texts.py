@@ -7,6 +7,7 @@ from datetime import datetime
 from bot.blocks import mention, slack_date
 from bot.durations import humanize
 from bot.models import Approval, Decision, Status
+from bot.mrkdwn import plain
 
 
 def vote_recorded(approval: Approval, vote: Decision) -> str:
@@ -45,10 +46,11 @@ def describe_decision(approval: Approval) -> str:
     """ "<@U…> approved it at …" for a refusal message."""
     decision = approval.decision
     if approval.status is Status.EXPIRED:
-        reason = f" ({approval.status_reason})" if approval.status_reason else ""
+        reason = f" ({plain(approval.status_reason)})" if approval.status_reason else ""
         return f"This request has expired{reason}."
     if approval.status is Status.ERROR:
-        return f"This request could not be completed: {approval.status_reason or 'unknown error'}."
+        reason = plain(approval.status_reason) if approval.status_reason else "unknown error"
+        return f"This request could not be completed: {reason}."
     if approval.status is Status.INVALID:
         return "This request was invalid and has been failed."
     if decision is None:

@@ -335,3 +335,13 @@ def test_a_payload_with_backticks_cannot_close_its_code_block() -> None:
     assert preview.count("```") == 2
     assert "<!channel>" not in preview
     assert "@here" not in preview
+
+
+def test_the_listing_names_the_resolved_requester_not_the_email_as_sent() -> None:
+    """An e-mail requester is resolved to a user id when posted: the listing says who that is
+    (a mention Slack renders), as the request's own message does."""
+    spec = replace(approval().spec, requester="bo@example.com")
+    resolved = approval(spec=spec, requester_id="U0BO")
+    listed = pending_list([resolved], cursor=None, mine=False).blocks[1]["text"]["text"]
+    assert "requested by <@U0BO>" in listed
+    assert "bo@example.com" not in listed
