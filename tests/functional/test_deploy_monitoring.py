@@ -25,7 +25,7 @@ NOTIFIER_METRICS: Final = (
     "RecordFailed",
 )
 DECISION_METRICS: Final = ("ApprovalApproved", "ApprovalRejected", "DecisionRefused")
-EXPIRY_METRICS: Final = ("ApprovalExpired",)
+EXPIRY_METRICS: Final = ("ApprovalExpired", "StaleClaimCompleted")
 
 # alarm logical id -> (namespace, metric, dimension name, dimension value)
 ALARMS: Final = {
