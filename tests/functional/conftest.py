@@ -3,6 +3,7 @@ stand-in on 127.0.0.1, and the real Lambda handlers imported with the environmen
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import logging
@@ -244,6 +245,24 @@ def receive(aws: Aws, queue_url: str, count: int, *, timeout: float = 10.0) -> l
     return messages
 
 
+def receive_for(
+    aws: Aws, queue_url: str, execution_arn: str, *, timeout: float = 10.0
+) -> dict[str, Any]:
+    """The message of this execution (bounded wait). Messages of others are left in the queue:
+    one a test received and did not delete is visible again after the queue's 1 s visibility
+    timeout, and a slow (loaded) machine would otherwise hand it out in place of this one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        batch = aws.sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["All"]
+        ).get("Messages", [])
+        for message in batch:
+            with contextlib.suppress(ValueError, AttributeError):
+                if json.loads(message["Body"]).get("Execution") == execution_arn:
+                    return dict(message)
+    raise AssertionError(f"no message of {execution_arn} within {timeout} s")
+
+
 def invoke_notifier(
     notifier: ModuleType, stack: ExampleStack, messages: list[dict[str, Any]]
 ) -> dict[str, Any]:
@@ -280,7 +299,7 @@ def request_approval(
     from bot.models import approval_id_for
 
     execution = start_execution(aws, stack, name, **input_)
-    (message,) = receive(aws, stack.queues.url, 1)
+    message = receive_for(aws, stack.queues.url, execution)
     assert invoke_notifier(notifier, stack, [message]) == {"batchItemFailures": []}
     body = json.loads(message["Body"])
     approval_id = approval_id_for(body["TaskToken"])
