@@ -38,6 +38,10 @@ TABLE = "approvals"
 
 ANA, BO, CY, EVE = "U0ANA", "U0BO", "U0CY", "U0EVE"
 ONCALL = "S0ONCALL"
+# The stand-in answers on 127.0.0.1, but a loaded machine (parallel workers, other jobs) can
+# take over a second: 1 s timed a post out now and then. The lease must outlast the timeout.
+SLACK_TIMEOUT_SECONDS = 2
+POST_LEASE_SECONDS = 3
 
 
 @dataclass
@@ -117,8 +121,8 @@ def env(monkeypatch: pytest.MonkeyPatch, stack: ExampleStack, slack: SlackStandI
     monkeypatch.setenv("SLACK_API_URL", slack.url)
     monkeypatch.setenv("DEFAULT_CHANNEL", CHANNEL)
     monkeypatch.setenv("DEFAULT_APPROVERS", f"{ANA},{ONCALL}")
-    monkeypatch.setenv("POST_LEASE_SECONDS", "2")
-    monkeypatch.setenv("SLACK_TIMEOUT_SECONDS", "1")
+    monkeypatch.setenv("POST_LEASE_SECONDS", str(POST_LEASE_SECONDS))
+    monkeypatch.setenv("SLACK_TIMEOUT_SECONDS", str(SLACK_TIMEOUT_SECONDS))
 
 
 def fresh_import(name: str) -> ModuleType:
