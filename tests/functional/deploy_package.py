@@ -3,7 +3,8 @@
 The pinned CLI (package.json: osls, with serverless-python-requirements; ``npm ci`` first when
 node_modules lacks it) packages a copy of the service offline, with dummy AWS credentials: the
 repository's own .serverless/ (`make package`) is left alone. Each configuration is built once
-per test process, whichever test module asks first (``build`` memoizes), so the modules share
+per test session, whichever test module asks first (``build`` memoizes, and pytest-xdist's
+workers share the build through the session's temporary directory), so the modules share
 the artifacts. Node.js is a prerequisite of this project (docs/deploy.md): without ``npx``
 these tests fail, they never skip.
 """
@@ -11,6 +12,7 @@ these tests fail, they never skip.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -122,15 +124,22 @@ class Package:
 
 
 @contextmanager
-def package_lock() -> Iterator[None]:
-    """One `npm ci` / packaging at a time, also across pytest-xdist workers: the requirements
-    plugin and pip share caches."""
-    with (Path(tempfile.gettempdir()) / "sfn-approvals-package.lock").open("w") as lock:
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` (created), held across processes."""
+    with path.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@contextmanager
+def package_lock() -> Iterator[None]:
+    """One `npm ci` / packaging at a time, also across pytest-xdist workers: the requirements
+    plugin and pip share caches."""
+    with file_lock(Path(tempfile.gettempdir()) / "sfn-approvals-package.lock"):
+        yield
 
 
 def npx() -> str:
@@ -203,10 +212,29 @@ _BUILT: dict[tuple[str, ...], Package] = {}
 
 
 def build(factory: pytest.TempPathFactory, *extra: str) -> Package:
-    """The package of this configuration (``--param=...`` arguments), built once per process."""
+    """The package of this configuration (``--param=...`` arguments), built once per test
+    session: under pytest-xdist the workers share it (the first to ask builds it, under a lock
+    in the session's temporary directory, and the others read it)."""
     if extra not in _BUILT:
-        _BUILT[extra] = package(factory.mktemp("package"), *extra)
+        base = factory.getbasetemp()
+        # A worker's basetemp is <session>/popen-gwN: the session's directory is its parent.
+        shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+        key = hashlib.sha256("\0".join(extra).encode()).hexdigest()[:12]
+        _BUILT[extra] = _shared_package(shared / f"package-{key}", extra)
     return _BUILT[extra]
+
+
+def _shared_package(directory: Path, extra: tuple[str, ...]) -> Package:
+    output = directory.with_name(directory.name + ".output")  # written once the build passed
+    with file_lock(directory.with_name(directory.name + ".lock")):
+        if output.exists():
+            built = directory / ".serverless"
+            template = json.loads((built / TEMPLATE).read_text())
+            return Package(directory=built, template=template, output=output.read_text())
+        shutil.rmtree(directory, ignore_errors=True)  # what a failed build left
+        made = package(directory, *extra)
+        output.write_text(made.output)
+        return made
 
 
 EXAMPLE: Final = ("--param=deployExample=true",)

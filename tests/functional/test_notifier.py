@@ -17,6 +17,7 @@ from bot.models import Status, approval_id_for
 from bot.store import ApprovalStore
 from tests.functional.conftest import (
     CHANNEL,
+    POST_LEASE_SECONDS,
     TABLE,
     Aws,
     LogCapture,
@@ -129,7 +130,7 @@ def test_crash_between_post_and_saving_ts_is_recovered_without_a_second_post(
     monkeypatch.setattr(store_, "mark_posted", original)
 
     # SQS redelivers after the visibility timeout; the crashed attempt's lease has expired.
-    time.sleep(2.1)
+    time.sleep(POST_LEASE_SECONDS + 0.1)
     delivery = deliver(aws, stack, notifier)
     for _ in range(20):
         if delivery.received:
@@ -174,7 +175,7 @@ def test_server_error_fails_only_that_record_and_the_retry_posts_once(
     # A 5xx may hide a post Slack made: a redelivery within the lease waits …
     busy = invoke_notifier(notifier, stack, [messages[0]])
     assert busy == {"batchItemFailures": [{"itemIdentifier": messages[0]["MessageId"]}]}
-    time.sleep(2.1)  # … and after it (POST_LEASE_SECONDS), checks the channel, then posts.
+    time.sleep(POST_LEASE_SECONDS + 0.1)  # … and after the lease, checks the channel, then posts.
     assert invoke_notifier(notifier, stack, [messages[0]]) == {"batchItemFailures": []}
     assert len(slack.messages(CHANNEL)) == 2
     assert invoke_notifier(notifier, stack, messages) == {"batchItemFailures": []}
@@ -191,7 +192,7 @@ def test_timed_out_post_that_went_through_is_found_not_reposted(
     response = invoke_notifier(notifier, stack, [message])
     assert response["batchItemFailures"] == [{"itemIdentifier": message["MessageId"]}]
     assert len(slack.messages(CHANNEL)) == 1
-    time.sleep(2.1)  # the lease of the attempt that may still be posting runs out
+    time.sleep(POST_LEASE_SECONDS + 0.1)  # the lease of the attempt that may still post runs out
     assert invoke_notifier(notifier, stack, [message]) == {"batchItemFailures": []}
     assert len(slack.messages(CHANNEL)) == 1
     assert len(slack.calls("conversations.history")) == 1  # found, not posted again
