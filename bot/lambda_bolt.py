@@ -184,11 +184,18 @@ class LambdaListenerRunner(ThreadListenerRunner):
         return lazy
 
 
-def lambda_request_handler(app: App) -> SlackRequestHandler:
+def lambda_request_handler(app: App, *, lambda_client: Any = None) -> SlackRequestHandler:
     """Bolt's Lambda adapter for ``app``, its listeners run by :class:`LambdaListenerRunner`
-    (the same handlers, executor and lazy runner as Bolt built)."""
+    (the same handlers, executor and lazy runner as Bolt built).
+
+    ``lambda_client`` is the Lambda client the lazy runner invokes the function with (Bolt
+    builds ``boto3.client("lambda")`` on the first lazy listener when it is None)."""
     handler = SlackRequestHandler(app)  # installs LambdaLazyListenerRunner
     runner = app._listener_runner
+    if lambda_client is not None and isinstance(
+        runner.lazy_listener_runner, LambdaLazyListenerRunner
+    ):
+        runner.lazy_listener_runner.lambda_client = lambda_client
     app._listener_runner = LambdaListenerRunner(
         logger=runner.logger,
         process_before_response=runner.process_before_response,

@@ -22,6 +22,7 @@ from botocore.config import Config
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
+from bot.aws_session import new_session
 from bot.config import Settings
 from bot.service import ApprovalService, Policy
 from bot.slack_gateway import SlackGateway
@@ -30,6 +31,7 @@ from bot.workflow import StepFunctionsGateway
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_stepfunctions import SFNClient
 
 SLACK_RATE_LIMIT_RETRIES: Final = 2
@@ -100,12 +102,36 @@ class LazyClient:
         return f"LazyClient({self._client!r})" if self.built else "LazyClient(not built yet)"
 
 
+_session: boto3.session.Session | None = None
+
+
+def aws_session() -> boto3.session.Session:
+    """The process's one boto3 session (:func:`bot.aws_session.new_session`), made on first use.
+
+    Call it under ``_BUILD_LOCK`` (a :class:`LazyClient` build does): making a session is not
+    thread-safe either."""
+    global _session  # noqa: PLW0603 - once per process, like boto3's default session
+    if _session is None:
+        _session = new_session()
+    return _session
+
+
 def dynamodb_client() -> DynamoDBClient:
-    return cast("DynamoDBClient", LazyClient(lambda: boto3.client("dynamodb", config=AWS_CONFIG)))
+    return cast(
+        "DynamoDBClient", LazyClient(lambda: aws_session().client("dynamodb", config=AWS_CONFIG))
+    )
 
 
 def sfn_client() -> SFNClient:
-    return cast("SFNClient", LazyClient(lambda: boto3.client("stepfunctions", config=AWS_CONFIG)))
+    return cast(
+        "SFNClient", LazyClient(lambda: aws_session().client("stepfunctions", config=AWS_CONFIG))
+    )
+
+
+def lambda_client() -> LambdaClient:
+    """For Bolt's lazy listeners (``lambda:Invoke`` of this function): what Bolt would build
+    itself (``boto3.client("lambda")``, botocore's default configuration), from this session."""
+    return cast("LambdaClient", LazyClient(lambda: aws_session().client("lambda")))
 
 
 def policy_from(settings: Settings) -> Policy:

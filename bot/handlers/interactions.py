@@ -21,7 +21,7 @@ from bot.handlers.tracing import traced, tracer_if_enabled
 from bot.lambda_bolt import lambda_request_handler, screen
 from bot.log_secrecy import install as install_log_secrecy
 from bot.slack_app import build_app
-from bot.wiring import build_service, slack_client
+from bot.wiring import build_service, lambda_client, slack_client
 
 install_log_secrecy()  # before anything logs: no token in any log line, at any level
 logger = Logger(service="sfn-approvals")
@@ -38,7 +38,7 @@ app = build_app(
     client=web_client,
     bot_token=web_client.token,
 )
-slack_handler = lambda_request_handler(app)
+slack_handler = lambda_request_handler(app, lambda_client=lambda_client())
 verifier = SignatureVerifier(signing_secret)
 
 
