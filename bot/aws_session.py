@@ -10,8 +10,8 @@ first client, which the interactions function builds before its first ack (Bolt'
 :class:`ScopedLoader` is botocore's ``Loader`` (same search paths, same files, same caches)
 except that it lists only :data:`SERVICES` and reads ``endpoints.json`` from
 ``aws_endpoints.json`` beside this module: botocore's own file with each partition's
-``services`` cut to :data:`SERVICES` (by endpoint prefix), everything else as shipped. The endpoint data for these
-services is the same dict, so every client resolves exactly as before; the file counts as
+``services`` cut to :data:`SERVICES` (by endpoint prefix), everything else as shipped. The
+endpoint data for these services is the same dict, so every client resolves exactly as before; the file counts as
 botocore's own (``is_builtin_path``), as it is (otherwise botocore would hand the legacy
 endpoint to the endpoint rule set as a custom endpoint). The file records the botocore version
 it was cut from; with any other botocore the loader reads botocore's full file (slower, never

@@ -41,7 +41,7 @@ def test_the_trimmed_endpoints_file_is_botocores_own_for_the_installed_version()
 def test_every_region_of_every_partition_resolves_as_with_botocores_full_file() -> None:
     full = aws_session.builtin_endpoints()
     scoped = ScopedLoader(SERVICES).load_data("endpoints")
-    assert scoped is not full and len(json.dumps(scoped)) < len(json.dumps(full)) / 20
+    assert len(json.dumps(scoped)) < len(json.dumps(full)) / 20
     ours, theirs = EndpointResolver(scoped), EndpointResolver(full)
     checked = 0
     for partition in full["partitions"]:
