@@ -13,9 +13,9 @@ except that it lists only :data:`SERVICES` and reads ``endpoints.json`` from
 ``services`` cut to :data:`SERVICES` (by endpoint prefix), everything else as shipped. The
 endpoint data for these services is the same dict, so every client resolves exactly as
 before; the file counts as botocore's own (``is_builtin_path``), as it is (otherwise botocore
-would hand the legacy endpoint to the endpoint rule set as a custom endpoint). The file records the botocore version
-it was cut from; with any other botocore the loader reads botocore's full file (slower, never
-wrong). ``python -m bot.aws_session`` rewrites it; tests/unit/test_aws_session.py fails when it
+would hand the legacy endpoint to the endpoint rule set as a custom endpoint). The file
+records the botocore version it was cut from; with any other botocore the loader reads
+botocore's full file (slower, never wrong). ``python -m bot.aws_session`` rewrites it; tests/unit/test_aws_session.py fails when it
 is stale.
 """
 
