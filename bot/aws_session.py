@@ -15,8 +15,8 @@ endpoint data for these services is the same dict, so every client resolves exac
 before; the file counts as botocore's own (``is_builtin_path``), as it is (otherwise botocore
 would hand the legacy endpoint to the endpoint rule set as a custom endpoint). The file
 records the botocore version it was cut from; with any other botocore the loader reads
-botocore's full file (slower, never wrong). ``python -m bot.aws_session`` rewrites it; tests/unit/test_aws_session.py fails when it
-is stale.
+botocore's full file (slower, never wrong). ``python -m bot.aws_session`` rewrites it;
+tests/unit/test_aws_session.py fails when it is stale.
 """
 
 from __future__ import annotations
