@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any, Final, cast
 import boto3
 from botocore.config import Config
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from slack_sdk.web import SlackResponse
 
 from bot.aws_session import new_session
 from bot.config import Settings
@@ -47,12 +49,29 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def slack_client(settings: Settings) -> WebClient:
+class ReportingWebClient(WebClient):
+    """slack_sdk's ``WebClient`` that tells ``on_error`` the Web API method of every
+    ``SlackApiError`` it raises (after its retry handlers gave up), then raises it as before."""
+
+    def __init__(self, *, on_error: Callable[[str], None], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._on_error = on_error
+
+    def api_call(self, api_method: str, **kwargs: Any) -> SlackResponse:
+        try:
+            return super().api_call(api_method, **kwargs)
+        except SlackApiError:
+            self._on_error(api_method)
+            raise
+
+
+def slack_client(settings: Settings, *, on_error: Callable[[str], None] | None = None) -> WebClient:
     """A WebClient that honours 429 ``Retry-After`` but never blindly re-sends a post.
 
     Only rate-limit answers are retried in process: Slack did not act on them. A timeout or a
     dropped connection may have posted anyway, so those surface to the service, which retries
     through SQS after checking the channel for the post (see ``ApprovalService.submit``).
+    ``on_error`` hears of every ``SlackApiError`` by method (the handlers count them).
     """
     kwargs: dict[str, Any] = {
         "token": settings.bot_token(),
@@ -61,6 +80,8 @@ def slack_client(settings: Settings) -> WebClient:
     }
     if settings.slack_api_url:
         kwargs["base_url"] = settings.slack_api_url
+    if on_error is not None:
+        return ReportingWebClient(on_error=on_error, **kwargs)
     return WebClient(**kwargs)
 
 
