@@ -92,7 +92,7 @@ def _shape_problem(body: str, content_type: str) -> dict[str, Any] | None:
         if not isinstance(data, dict) or data.get("type") != "url_verification":
             return _malformed("this app receives no events")
         return None
-    form = parse_qs(body, keep_blank_values=True)
+    form = parse_form(body)
     if "ssl_check" in form:
         return None
     if "command" in form:
@@ -144,6 +144,33 @@ def _parts_problem(payload: dict[str, Any]) -> str | None:
     return None
 
 
+def _unquote_plus(text: str) -> str:
+    """``urllib.parse.unquote_plus`` for well-formed input, in C: each ``%XX`` becomes a
+    ``\\xXX`` escape that the ``unicode_escape`` codec decodes (as Latin-1 code points, i.e.
+    bytes), then the bytes are read as UTF-8. urllib's pure-Python loop takes ~0.4 ms for a
+    click's payload (hundreds of escapes: the clicked message's blocks), about as long as the
+    rest of the ack. Anything unusual (a stray ``%``, bytes that are not UTF-8) raises here."""
+    if "%" not in text and "+" not in text:
+        return text
+    escaped = text.replace("\\", "\\\\").replace("+", " ").replace("%", "\\x")
+    return escaped.encode("utf-8").decode("unicode_escape").encode("latin-1").decode("utf-8")
+
+
+def parse_form(body: str) -> dict[str, list[str]]:
+    """``urllib.parse.parse_qs(body, keep_blank_values=True)``, the same dict, faster; input
+    the fast path does not take exactly falls back to ``parse_qs`` itself."""
+    form: dict[str, list[str]] = {}
+    try:
+        for pair in body.split("&"):
+            if not pair:
+                continue
+            name, _, value = pair.partition("=")
+            form.setdefault(_unquote_plus(name), []).append(_unquote_plus(value))
+    except (UnicodeError, ValueError):
+        return parse_qs(body, keep_blank_values=True)
+    return form
+
+
 def _json(text: str) -> Any:
     try:
         return json.loads(text)
@@ -184,11 +211,18 @@ class LambdaListenerRunner(ThreadListenerRunner):
         return lazy
 
 
-def lambda_request_handler(app: App) -> SlackRequestHandler:
+def lambda_request_handler(app: App, *, lambda_client: Any = None) -> SlackRequestHandler:
     """Bolt's Lambda adapter for ``app``, its listeners run by :class:`LambdaListenerRunner`
-    (the same handlers, executor and lazy runner as Bolt built)."""
+    (the same handlers, executor and lazy runner as Bolt built).
+
+    ``lambda_client`` is the Lambda client the lazy runner invokes the function with (Bolt
+    builds ``boto3.client("lambda")`` on the first lazy listener when it is None)."""
     handler = SlackRequestHandler(app)  # installs LambdaLazyListenerRunner
     runner = app._listener_runner
+    if lambda_client is not None and isinstance(
+        runner.lazy_listener_runner, LambdaLazyListenerRunner
+    ):
+        runner.lazy_listener_runner.lambda_client = lambda_client
     app._listener_runner = LambdaListenerRunner(
         logger=runner.logger,
         process_before_response=runner.process_before_response,

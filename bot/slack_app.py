@@ -44,7 +44,14 @@ from bot.blocks import (
     reject_modal,
 )
 from bot.ids import Action, Command, Input, Modal
-from bot.service import FORM_CODE, FORM_COMMENT, ApprovalService, Verdict
+from bot.service import (
+    FORM_CODE,
+    FORM_COMMENT,
+    ApprovalService,
+    ApproveForm,
+    DecisionResult,
+    Verdict,
+)
 from bot.slack_gateway import SlackRejected, SlackUnavailable
 
 log = logging.getLogger(__name__)
@@ -189,8 +196,28 @@ def _tell(respond: Respond, text: str) -> None:
 class Listeners:
     """The listeners, each a thin translation from a Slack payload to a service call."""
 
-    def __init__(self, service: ApprovalService) -> None:
+    def __init__(
+        self,
+        service: ApprovalService,
+        on_decision: Callable[[DecisionResult], None] | None = None,
+    ) -> None:
         self.service = service
+        self._on_decision = on_decision
+
+    def _decide(
+        self,
+        approval_id: str,
+        user_id: str,
+        outcome: Literal["approved", "rejected"],
+        comment: str | None = None,
+        *,
+        form: ApproveForm | None = None,
+    ) -> DecisionResult:
+        """``service.decide``, its result told to ``on_decision`` (the handler's metrics)."""
+        result = self.service.decide(approval_id, user_id, outcome, comment, form=form)
+        if self._on_decision is not None:
+            self._on_decision(result)
+        return result
 
     def register(self, app: App) -> None:
         app.action(Action.APPROVE.value)(ack=_ack_only, lazy=[self.approve])
@@ -209,7 +236,7 @@ class Listeners:
         if click.approval_id is None:
             _tell(respond, INVALID_BUTTON)
             return
-        result = self.service.decide(click.approval_id, click.user_id, "approved")
+        result = self._decide(click.approval_id, click.user_id, "approved")
         if result.text:
             _tell(respond, result.text)
 
@@ -264,7 +291,7 @@ class Listeners:
         form, _ = self.service.approve_form(approval_id, _form_values(view))
         if form is None:
             return  # validate_approve_form kept the modal open with the errors
-        result = self.service.decide(approval_id, user_id, "approved", form=form)
+        result = self._decide(approval_id, user_id, "approved", form=form)
         channel = meta.get("channel_id") or (result.approval.channel if result.approval else None)
         if result.text and isinstance(channel, str):
             _post_ephemeral(client, channel, user_id, result.text)
@@ -296,7 +323,7 @@ class Listeners:
         if not reason or not isinstance(approval_id, str) or not APPROVAL_ID_RE.match(approval_id):
             return  # refused by validate_reason, or forged metadata: nothing to decide
         user_id = _user_id(body)
-        result = self.service.decide(approval_id, user_id, "rejected", reason)
+        result = self._decide(approval_id, user_id, "rejected", reason)
         channel = meta.get("channel_id") or (result.approval.channel if result.approval else None)
         if result.text and isinstance(channel, str):
             _post_ephemeral(client, channel, user_id, result.text)
@@ -407,11 +434,13 @@ def build_app(
     # Not "sfn-approvals…": Bolt reconfigures the logger of that name, and Powertools keeps
     # records of loggers named like its own service off the root handler.
     name: str = "slack-bolt-app",
+    on_decision: Callable[[DecisionResult], None] | None = None,
 ) -> App:
     """The Bolt app of the interactions function (and of the sandbox / Socket Mode).
 
     With ``bot_token`` the app authorizes every request with it (:class:`KnownBotToken`)
     instead of Bolt's default ``auth.test`` on each execution environment's first request.
+    ``on_decision`` hears every decision's result (the interactions handler counts them).
     """
     bolt_logger = logging.getLogger("slack_bolt.App")  # Bolt's framework logger for App
     deliberate = _DeliberateTokenChoice()
@@ -429,5 +458,5 @@ def build_app(
         )
     finally:
         bolt_logger.removeFilter(deliberate)
-    Listeners(service).register(app)
+    Listeners(service, on_decision).register(app)
     return app

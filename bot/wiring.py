@@ -20,8 +20,11 @@ from typing import TYPE_CHECKING, Any, Final, cast
 import boto3
 from botocore.config import Config
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from slack_sdk.web import SlackResponse
 
+from bot.aws_session import new_session
 from bot.config import Settings
 from bot.service import ApprovalService, Policy
 from bot.slack_gateway import SlackGateway
@@ -30,6 +33,7 @@ from bot.workflow import StepFunctionsGateway
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_stepfunctions import SFNClient
 
 SLACK_RATE_LIMIT_RETRIES: Final = 2
@@ -45,12 +49,29 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def slack_client(settings: Settings) -> WebClient:
+class ReportingWebClient(WebClient):
+    """slack_sdk's ``WebClient`` that tells ``on_error`` the Web API method of every
+    ``SlackApiError`` it raises (after its retry handlers gave up), then raises it as before."""
+
+    def __init__(self, *, on_error: Callable[[str], None], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._on_error = on_error
+
+    def api_call(self, api_method: str, **kwargs: Any) -> SlackResponse:
+        try:
+            return super().api_call(api_method, **kwargs)
+        except SlackApiError:
+            self._on_error(api_method)
+            raise
+
+
+def slack_client(settings: Settings, *, on_error: Callable[[str], None] | None = None) -> WebClient:
     """A WebClient that honours 429 ``Retry-After`` but never blindly re-sends a post.
 
     Only rate-limit answers are retried in process: Slack did not act on them. A timeout or a
     dropped connection may have posted anyway, so those surface to the service, which retries
     through SQS after checking the channel for the post (see ``ApprovalService.submit``).
+    ``on_error`` hears of every ``SlackApiError`` by method (the handlers count them).
     """
     kwargs: dict[str, Any] = {
         "token": settings.bot_token(),
@@ -59,6 +80,8 @@ def slack_client(settings: Settings) -> WebClient:
     }
     if settings.slack_api_url:
         kwargs["base_url"] = settings.slack_api_url
+    if on_error is not None:
+        return ReportingWebClient(on_error=on_error, **kwargs)
     return WebClient(**kwargs)
 
 
@@ -100,12 +123,36 @@ class LazyClient:
         return f"LazyClient({self._client!r})" if self.built else "LazyClient(not built yet)"
 
 
+_session: boto3.session.Session | None = None
+
+
+def aws_session() -> boto3.session.Session:
+    """The process's one boto3 session (:func:`bot.aws_session.new_session`), made on first use.
+
+    Call it under ``_BUILD_LOCK`` (a :class:`LazyClient` build does): making a session is not
+    thread-safe either."""
+    global _session  # noqa: PLW0603 - once per process, like boto3's default session
+    if _session is None:
+        _session = new_session()
+    return _session
+
+
 def dynamodb_client() -> DynamoDBClient:
-    return cast("DynamoDBClient", LazyClient(lambda: boto3.client("dynamodb", config=AWS_CONFIG)))
+    return cast(
+        "DynamoDBClient", LazyClient(lambda: aws_session().client("dynamodb", config=AWS_CONFIG))
+    )
 
 
 def sfn_client() -> SFNClient:
-    return cast("SFNClient", LazyClient(lambda: boto3.client("stepfunctions", config=AWS_CONFIG)))
+    return cast(
+        "SFNClient", LazyClient(lambda: aws_session().client("stepfunctions", config=AWS_CONFIG))
+    )
+
+
+def lambda_client() -> LambdaClient:
+    """For Bolt's lazy listeners (``lambda:Invoke`` of this function): what Bolt would build
+    itself (``boto3.client("lambda")``, botocore's default configuration), from this session."""
+    return cast("LambdaClient", LazyClient(lambda: aws_session().client("lambda")))
 
 
 def policy_from(settings: Settings) -> Policy:

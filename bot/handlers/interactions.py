@@ -17,11 +17,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from slack_sdk.signature import SignatureVerifier
 
 from bot.config import load_settings
+from bot.handlers.metrics import DecisionMetrics, handler_metrics, slack_api_error
 from bot.handlers.tracing import traced, tracer_if_enabled
 from bot.lambda_bolt import lambda_request_handler, screen
 from bot.log_secrecy import install as install_log_secrecy
 from bot.slack_app import build_app
-from bot.wiring import build_service, slack_client
+from bot.wiring import build_service, lambda_client, slack_client
 
 install_log_secrecy()  # before anything logs: no token in any log line, at any level
 logger = Logger(service="sfn-approvals")
@@ -30,15 +31,16 @@ tracer = tracer_if_enabled("sfn-approvals")
 
 settings = load_settings()
 signing_secret = settings.signing_secret()
-web_client = slack_client(settings)
+web_client = slack_client(settings, on_error=slack_api_error)
 service = build_service(settings, web_client=web_client)
 app = build_app(
     service,
     signing_secret=signing_secret,
     client=web_client,
     bot_token=web_client.token,
+    on_decision=DecisionMetrics(handler_metrics()).record,
 )
-slack_handler = lambda_request_handler(app)
+slack_handler = lambda_request_handler(app, lambda_client=lambda_client())
 verifier = SignatureVerifier(signing_secret)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
@@ -25,23 +25,24 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bot.config import load_settings
+from bot.handlers.metrics import handler_metrics, slack_api_error
 from bot.handlers.tracing import traced, tracer_if_enabled
 from bot.log_secrecy import install as install_log_secrecy
 from bot.models import Envelope, UnprocessableMessage, parse_envelope
 from bot.service import RequestOutcome
-from bot.wiring import build_service
+from bot.wiring import build_service, slack_client
 
 install_log_secrecy()  # before anything logs: no token in any log line, at any level
 logger = Logger(service="sfn-approvals")
 copy_config_to_registered_loggers(source_logger=logger, include={"bot"})
 tracer = tracer_if_enabled("sfn-approvals")
-metrics = Metrics(namespace="SfnApprovals", service="sfn-approvals")
+metrics = handler_metrics()
 # Always a partial response: a batch whose records all failed is still reported record by
 # record instead of failing the invocation.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 settings = load_settings()
-service = build_service(settings)
+service = build_service(settings, web_client=slack_client(settings, on_error=slack_api_error))
 
 _METRIC = {
     RequestOutcome.POSTED: "ApprovalPosted",
