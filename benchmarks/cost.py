@@ -101,25 +101,10 @@ def deployed_memory() -> dict[str, int]:
 
 
 def _item_size(item: dict[str, Any]) -> int:
-    """DynamoDB's item size: attribute names plus values (UTF-8 bytes; numbers ~ digits/2+1)."""
+    """DynamoDB's item size, as the store computes it to refuse oversized requests."""
+    from bot.store import item_size
 
-    def value(v: dict[str, Any]) -> int:
-        ((kind, raw),) = v.items()
-        if kind in ("S", "B"):
-            return len(raw.encode() if isinstance(raw, str) else raw)
-        if kind == "N":
-            return len(raw.lstrip("-").replace(".", "")) // 2 + 1
-        if kind in ("BOOL", "NULL"):
-            return 1
-        if kind == "M":
-            return 3 + sum(len(k.encode()) + value(x) + 1 for k, x in raw.items())
-        if kind == "L":
-            return 3 + sum(value(x) + 1 for x in raw)
-        if kind in ("SS", "NS", "BS"):
-            return sum(len(str(x).encode()) for x in raw)
-        return len(json.dumps(raw))
-
-    return sum(len(k.encode()) + value(v) for k, v in item.items())
+    return item_size(item)
 
 
 class DynamoUnits:
@@ -203,7 +188,7 @@ def install_aws_meter(meter: Meter, units: DynamoUnits) -> None:
     """Count every AWS call of every client built from now on (boto3's default session)."""
     import boto3
 
-    boto3.setup_default_session()
+    boto3.setup_default_session()  # a new one: the caller may drop it afterwards
     session = boto3.DEFAULT_SESSION
     assert session is not None
     pending: dict[int, tuple[dict[str, Any], int]] = {}
