@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -32,7 +33,7 @@ from tempfile import TemporaryDirectory
 from typing import Any
 
 from benchmarks.common import ROOT, local_stack, machine, request_body
-from benchmarks.esm import EsmSettings, Invocation, deployed_settings
+from benchmarks.esm import WHAT_IF_RETRIES, EsmSettings, Invocation, deployed_settings
 from bot.local.slack_standin.ratelimits import PER_CHANNEL
 
 GOAL_RATIO = 1.2
@@ -218,7 +219,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--channels", default="1,30", help="comma-separated scenarios")
+    parser.add_argument(
+        "--rate-limit-retries",
+        type=int,
+        help="what-if: the bot's RateLimitErrorRetryHandler max_retry_count "
+        "(default: bot.wiring.SLACK_RATE_LIMIT_RETRIES, as deployed)",
+    )
     args = parser.parse_args(argv)
+    if args.rate_limit_retries is not None:
+        os.environ[WHAT_IF_RETRIES] = str(args.rate_limit_retries)
+        print(f"WHAT-IF: Slack rate-limit retries {args.rate_limit_retries} (not the bot's)")
     settings = deployed_settings()
     print(f"machine: {machine()}")
     print(f"deployed mapping: {settings}")
