@@ -6,6 +6,7 @@ Small sizes; no assertion on wall-clock time.
 from __future__ import annotations
 
 import os
+import sys
 from collections import Counter
 from collections.abc import Iterator
 
@@ -81,9 +82,17 @@ def test_memory_sizes_are_the_deployed_ones() -> None:
 
 @pytest.fixture
 def clean_process() -> Iterator[None]:
-    """The mix sets the environment and boto3's default session: put both back."""
+    """The mix sets the environment and boto3's default session and imports the handlers
+    (configured by that environment): start from fresh handler modules, put all back after."""
+
+    def drop_handlers() -> None:
+        for name in [n for n in sys.modules if n.startswith("bot.handlers.")]:
+            del sys.modules[name]
+
     saved = dict(os.environ)
+    drop_handlers()
     yield
+    drop_handlers()
     os.environ.clear()
     os.environ.update(saved)
     boto3.DEFAULT_SESSION = None
