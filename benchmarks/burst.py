@@ -33,7 +33,13 @@ from tempfile import TemporaryDirectory
 from typing import Any
 
 from benchmarks.common import ROOT, local_stack, machine, request_body
-from benchmarks.esm import WHAT_IF_RETRIES, EsmSettings, Invocation, deployed_settings
+from benchmarks.esm import (
+    TIMED_OUT_EXIT,
+    WHAT_IF_RETRIES,
+    EsmSettings,
+    Invocation,
+    deployed_settings,
+)
 from bot.local.slack_standin.ratelimits import PER_CHANNEL
 
 GOAL_RATIO = 1.2
@@ -127,26 +133,28 @@ def run_burst(
                 posts.append(time.time()) if method == "chat.postMessage" else None
             )
         )
-        slots = []
         stats = [Path(tmp) / f"slot{n}.jsonl" for n in range(settings.max_concurrency)]
+
+        def environment(n: int) -> subprocess.Popen[bytes]:
+            return subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "benchmarks.esm",
+                    str(n),
+                    queues.url,
+                    queues.arn,
+                    str(stats[n]),
+                ],
+                cwd=ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+            )
+
+        slots: list[subprocess.Popen[bytes]] = []
         try:
-            for n, path in enumerate(stats):
-                slots.append(
-                    subprocess.Popen(
-                        [
-                            sys.executable,
-                            "-m",
-                            "benchmarks.esm",
-                            str(n),
-                            queues.url,
-                            queues.arn,
-                            str(path),
-                        ],
-                        cwd=ROOT,
-                        stdin=subprocess.PIPE,
-                        stdout=subprocess.DEVNULL,
-                    )
-                )
+            for n in range(len(stats)):
+                slots.append(environment(n))
             for _ in range(600):  # the cold starts happen before the burst
                 if all(_read(p) for p in stats):
                     break
@@ -159,6 +167,11 @@ def run_burst(
             while time.time() - sent < max_seconds and not _queue_empty(sqs, queues.url):
                 time.sleep(0.2)
                 polls += 1
+                for n, slot in enumerate(slots):  # stopped at its timeout: a new environment
+                    if slot.poll() == TIMED_OUT_EXIT:
+                        assert slot.stdin is not None
+                        slot.stdin.close()
+                        slots[n] = environment(n)
                 if log and polls % 50 == 0:
                     log(f"  {len(posts)}/{requests} posted after {time.time() - sent:.0f} s\n")
         finally:

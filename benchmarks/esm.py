@@ -12,8 +12,9 @@ time:
 * delete the records the handler did not report in ``batchItemFailures``; the others stay
   in flight until the queue's visibility timeout, then are received again, and go to the DLQ
   after ``maxReceiveCount`` receives (moto applies the redrive policy);
-* an invocation that runs past the function's timeout counts as timed out: Lambda would have
-  stopped it, so none of its records is deleted (they are redelivered).
+* an invocation that runs past the function's timeout is stopped as Lambda stops it: the slot's
+  process exits at the timeout (nothing of the batch is deleted, what it did not post yet is not
+  posted) and the benchmark starts a new one, a new cold start.
 
 Each invocation is written as one JSON line to the slot's stats file.
 """
@@ -177,6 +178,14 @@ def run_slot(slot: int, queue_url: str, queue_arn: str, stats: Path) -> None:
             batch = gather(sqs, queue_url, settings)
             if not batch:
                 continue
+            # Past its timeout Lambda stops the invocation and its environment: so does this
+            # process (the benchmark starts a new one); nothing of the batch is deleted.
+            received = sum(int(m["Attributes"]["ApproximateReceiveCount"]) > 1 for m in batch)
+            timed_out = Invocation(
+                slot, time.time(), settings.timeout_s, len(batch), 0, received, timed_out=True
+            )
+            watchdog = threading.Timer(settings.timeout_s, _stop_environment, (out, timed_out))
+            watchdog.start()
             with quiet_stdout():
                 result = invoke(
                     notifier.handler,
@@ -187,8 +196,18 @@ def run_slot(slot: int, queue_url: str, queue_arn: str, stats: Path) -> None:
                     settings=settings,
                     slot=slot,
                 )
+            watchdog.cancel()
             out.write(json.dumps(asdict(result)) + "\n")
             out.flush()
+
+
+TIMED_OUT_EXIT = 75
+
+
+def _stop_environment(out: Any, record: Invocation) -> None:
+    out.write(json.dumps(asdict(record)) + "\n")
+    out.flush()
+    os._exit(TIMED_OUT_EXIT)
 
 
 if __name__ == "__main__":
