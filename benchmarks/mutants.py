@@ -452,6 +452,9 @@ def check(mutation: Mutation, root: Path = ROOT) -> str:
     path = root / mutation.file
     if not path.is_file():
         raise StaleMutation(f"{mutation.file} does not exist")
+    missing = [t for t in mutation.tests if not (root / t.split("::", 1)[0]).is_file()]
+    if missing:
+        raise StaleMutation(f"its tests do not exist: {', '.join(missing)}")
     text = path.read_text(encoding="utf-8")
     found = text.count(mutation.original)
     if found != 1:
