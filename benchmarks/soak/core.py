@@ -28,7 +28,7 @@ from benchmarks.soak.logscan import LogScan
 from bot.ids import Action, Input, Modal
 from bot.local.events import LocalContext, sqs_event
 from bot.local.sandbox import CHANNEL, PEOPLE, SIGNING_SECRET, Sandbox
-from bot.local.slack_driver import Response, SlackDriver
+from bot.local.slack_driver import ButtonNotFound, Response, SlackDriver
 from bot.models import Status, approval_id_for
 from bot.store import ApprovalNotFound, ApprovalStore
 
@@ -338,7 +338,8 @@ class Soak:
     # --- clicks ---------------------------------------------------------------------------------
 
     def reject(self, user: str, plan: Plan) -> None:
-        self.driver.click(user, plan.channel, plan.ts, Action.REJECT)
+        if not self._click(user, plan, Action.REJECT):
+            return
         for view in self.driver.open_views(Modal.REJECT, user_id=user):
             meta = json.loads(view.get("private_metadata") or "{}")
             if meta.get("approval_id") == plan.approval_id:
@@ -347,7 +348,15 @@ class Soak:
                 )
 
     def approve(self, user: str, plan: Plan) -> None:
-        self.driver.click(user, plan.channel, plan.ts, Action.APPROVE)
+        self._click(user, plan, Action.APPROVE)
+
+    def _click(self, user: str, plan: Plan, action: Action) -> bool:
+        """False when the message has no such button any more (decided): nobody can click."""
+        try:
+            self.driver.click(user, plan.channel, plan.ts, action)
+        except ButtonNotFound:
+            return False
+        return True
 
     def click_all(self) -> None:
         jobs: list[Callable[[], Any]] = []
