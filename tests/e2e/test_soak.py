@@ -34,7 +34,8 @@ def test_soak_fires_every_fault_type_and_holds_every_invariant(
         row = [line for line in lines if line.startswith(f"{name} ")]
         assert len(row) == 1, (name, report)
         count, verdict = row[0][len(name) :].split()
-        assert int(count) > 0 and verdict == "fired", row[0]
+        assert int(count) > 0, row[0]
+        assert verdict == "fired", row[0]
     for prefix in ZERO_ROWS:
         row = [line for line in lines if line.startswith(prefix)]
         assert len(row) == 1, (prefix, report)
