@@ -404,10 +404,11 @@ class Soak:
             self.events.add("stale_signature")
         self.sandbox.lazy.wait(timeout=60)
 
-    def drive_to_end(self, rounds: int = 6) -> None:
-        """Keep deciding what transient faults left open; let timed-out executions expire."""
+    def drive_to_end(self, rounds: int = 12) -> None:
+        """Keep deciding what transient faults (and Slack's rate limits, which refuse a decision
+        the bot cannot verify) left open; let timed-out executions expire."""
         self.inject.disarm()
-        for _ in range(rounds):
+        for round_ in range(rounds):
             open_plans = [
                 p
                 for p in self.plans
@@ -415,6 +416,8 @@ class Soak:
             ]
             if not open_plans:
                 break
+            if round_:
+                time.sleep(3)  # let Slack's per-minute buckets refill a little
             for plan in open_plans:
                 if plan.outcome == "approve":
                     self.approve(plan.decider, plan)
@@ -422,7 +425,7 @@ class Soak:
                     for user in VOTERS:  # whoever has not voted yet
                         self.approve(user, plan)
                 else:
-                    self.reject(CY, plan)
+                    self.reject(plan.decider, plan)
             self.sandbox.lazy.wait(timeout=60)
         deadline = time.monotonic() + SHORT_WAIT + 20
         while time.monotonic() < deadline:
