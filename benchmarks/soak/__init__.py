@@ -1,0 +1,133 @@
+"""Soak under injected faults: 0 lost, duplicated, double-decided, stuck, unauthorized, leaked.
+
+    python -m benchmarks.soak            # CI size (n=16)
+    python -m benchmarks.soak --n 200    # the long run
+
+Runs N executions of the seed's state machine on moto through the real notifier and the real
+interactions handler (signed requests over HTTP) while Slack answers 429 / 5xx / too slowly and
+Step Functions fails transiently (``core``); adds the trust scenarios (``scenarios``):
+requesters who are also approvers (by id, and by an e-mail Slack hides), directory outages that
+must fail closed, outsiders listing private requests; then checks the invariants (``verdict``)
+with the root logger at DEBUG the whole time (``logscan``).
+
+Exit status 1 if an invariant is violated, or if a fault type the soak injects never reached the
+bot (``faults``: a Slack fault counts when a call met it, never when it was queued).
+``main(["--n", "12", "--seed", "3"])`` returns the exit status instead of exiting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import sys
+import time
+
+from benchmarks.soak import faults, scenarios
+from benchmarks.soak.core import Soak
+from benchmarks.soak.logscan import Discard
+from benchmarks.soak.verdict import Row, invariants
+
+DEFAULT_N = 16
+DEFAULT_SEED = 7
+# Scenarios that must have happened at least once (beyond the fault types of faults.EXPECTED).
+EXERCISED = (
+    "crash_after_post",
+    "duplicate_delivery",
+    "concurrent_duplicate_delivery",
+    "concurrent_approvers",
+    "concurrent_n_of_m_votes",
+    "double_click",
+    "unauthorized_click",
+    "requester_click",
+    "requester_is_approver",
+    "hidden_email_requester",
+    "self_approval_attempt",
+    "private_request",
+    "click_during_directory_outage",
+    "listing_by_outsider",
+    "replayed_request",
+    "stale_signature",
+)
+
+
+def run(n: int, seed: int, fault_rate: float) -> tuple[Soak, list[Row], float]:
+    soak = Soak(n, seed, fault_rate)
+    started = time.perf_counter()
+    # The handlers log JSON to stdout (as on Lambda); at DEBUG that is noise here. Every record
+    # still reaches the scan (logscan).
+    with contextlib.redirect_stdout(Discard()):
+        soak.start()
+        try:
+            soak.phase("start executions", soak.start_requests)
+            soak.phase("deliver (notifier)", soak.deliver_all)
+            soak.map_posts()
+            soak.phase("directory outages", lambda: scenarios.directory_blackouts(soak))
+            soak.phase("outsider listings", lambda: scenarios.outsider_listings(soak))
+            soak.phase("clicks", soak.click_all)
+            soak.phase("drive to an end", soak.drive_to_end)
+            rows = invariants(soak)
+        finally:
+            soak.sandbox.stop()
+            soak.logs.detach()
+    return soak, rows, time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--n", type=int, default=DEFAULT_N, help=f"executions ({DEFAULT_N})")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--fault-rate", type=float, default=0.1)
+    args = parser.parse_args(argv)
+    if args.n < 4:
+        parser.error("--n must be at least 4 (one request of each outcome)")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's access log, not the bot
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "DEBUG"
+    soak, rows, elapsed = run(args.n, args.seed, args.fault_rate)
+    return report(soak, rows, elapsed, args)
+
+
+def report(soak: Soak, rows: list[Row], elapsed: float, args: argparse.Namespace) -> int:
+    rate = f"{args.fault_rate:.0%}"
+    print(f"\nsoak: {args.n} executions, seed {args.seed}, fault rate {rate}, {elapsed:.1f} s")
+    phases = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in soak.phases.items())
+    print(f"phases: {phases}")
+    table = soak.inject.table()
+    never = [name for name in faults.EXPECTED if table[name] == 0]
+    print(f"\n{'fault injected (fired = reached the bot)':<48} {'fired':>7}")
+    for name in faults.EXPECTED:
+        print(f"{name:<48} {table[name]:>7}  {'NEVER FIRED' if table[name] == 0 else 'fired'}")
+    print(f"\n{'scenario':<48} {'count':>7}")
+    for name in EXERCISED:
+        count = soak.events.counts[name]
+        print(f"{name:<48} {count:>7}")
+        if count == 0:
+            never.append(name)
+    print(f"{'show_more_by_outsider':<48} {soak.events.counts['show_more_by_outsider']:>7}")
+    print(f"{'poison messages':<48} {len(soak.poison):>7}")
+    limited = len(soak.sandbox.standin.rate_limit_hits())
+    print(f"{'429s from Slack rate limits (not injected)':<48} {limited:>7}")
+    timeouts = sum(p.outcome == "timeout" for p in soak.plans)
+    print(f"{'timeouts (executions left to expire)':<48} {timeouts:>7}")
+    print(f"\n{'invariant':<48} {'count':>7}  verdict")
+    violated = []
+    for name, count, allowed in rows:
+        verdict = "" if allowed < 0 else ("ok" if count <= allowed else "VIOLATED")
+        if verdict == "VIOLATED":
+            violated.append(name)
+        print(f"{name:<48} {count:>7}  {verdict}")
+    if soak.stuck_kinds:
+        print(f"stuck, by plan and status: {dict(soak.stuck_kinds)}")
+    if soak.unverified_decisions:
+        print(f"decided without Slack vouching: {soak.unverified_decisions}")
+    if soak.shown:
+        print(f"private requests shown to outsiders: {soak.shown}")
+    if never:
+        print(f"\nFAIL: never fired or never happened: {', '.join(never)}")
+    if violated:
+        print(f"\nFAIL: {', '.join(violated)}")
+    if not never and not violated:
+        print("\nall invariants hold; every fault type fired")
+    sys.stdout.flush()
+    return 1 if (violated or never) else 0

@@ -1,0 +1,119 @@
+"""The invariants, each read from outside the bot where one can be.
+
+Decisions are counted by the Step Functions witness (what moto's backend accepted), posts by the
+Slack stand-in (the channels' messages), what outsiders saw by the stand-in's record of what it
+showed them, token leaks in every log record of the process at DEBUG and every Slack call.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from benchmarks.soak.core import APPROVERS, BO, VOTERS
+from benchmarks.soak.scenarios import private_shown_to_outsiders
+from bot.models import Status
+from bot.store import ApprovalNotFound
+
+if TYPE_CHECKING:
+    from benchmarks.soak.core import Soak
+
+Row = tuple[str, int, int]  # (name, count, allowed; -1: informative)
+
+
+def invariants(soak: Soak) -> list[Row]:
+    posted = soak._all_posted()
+    expected_status = {
+        "approve": ("SUCCEEDED", None, Status.APPROVED),
+        "approve2": ("SUCCEEDED", None, Status.APPROVED),
+        "reject": ("FAILED", "Rejected", Status.REJECTED),
+        "timeout": ("FAILED", "ApprovalExpired", Status.EXPIRED),
+    }
+    witness = soak.witness
+    plans = soak.plans
+    started = len(plans)
+    posted_once = sum(1 for p in plans if len(posted.get(p.approval_id, [])) == 1)
+    duplicates = sum(max(0, len(v) - 1) for v in posted.values())
+    deciding = [p for p in plans if p.outcome != "timeout"]
+    decided_once = sum(1 for p in deciding if witness.accepted(p.approval_id) == 1)
+    timed_out_decided = sum(
+        1 for p in plans if p.outcome == "timeout" and witness.accepted(p.approval_id)
+    )
+    ours = {p.approval_id for p in plans}
+    double = sum(1 for a in witness.double_decisions() if a in ours)
+    as_expected = stuck = lost = unauthorized = wrong_n = self_approvals = 0
+    for plan in plans:
+        described = soak.sandbox.sfn.describe_execution(executionArn=plan.execution_arn)
+        want_status, want_error, want_final = expected_status[plan.outcome]
+        try:
+            approval = soak.store.get(plan.approval_id)
+        except ApprovalNotFound:
+            lost += 1
+            continue
+        if approval.status.is_open:
+            stuck += 1
+            soak.stuck_kinds[f"{plan.outcome}:{approval.status}"] += 1
+        ok = described["status"] == want_status and described.get("error") == want_error
+        if ok and approval.status is want_final:
+            as_expected += 1
+        allowed = set(VOTERS) if plan.outcome == "approve2" else APPROVERS
+        voters = [v.actor.id for v in approval.votes]
+        if any(v not in allowed or v == BO for v in voters):
+            unauthorized += 1
+        self_approvals += sum(1 for v in voters if v == plan.requester_id)
+        if plan.outcome == "approve2" and approval.status is Status.APPROVED:
+            approvers = [v.actor.id for v in approval.votes_for("approved")]
+            wrong_n += len(approvers) != 2 or len(set(approvers)) != 2
+    dlq = _drain_dlq(soak)
+    poison_kept = sum(1 for body in soak.poison if body in dlq)
+    lost += len(soak.poison) - poison_kept
+    shown = private_shown_to_outsiders(soak)
+    soak.shown = shown
+    return [
+        ("requests started", started, -1),
+        ("posted exactly once", posted_once, -1),
+        ("duplicate posts", duplicates, 0),
+        ("decided exactly once (approve/reject plans)", decided_once, -1),
+        ("double decisions (Step Functions witness)", double, 0),
+        ("executions ended as expected", as_expected, -1),
+        ("executions not as expected", started - as_expected, 0),
+        ("requests not posted exactly once", started - posted_once, 0),
+        ("approve/reject plans not decided exactly once", len(deciding) - decided_once, 0),
+        ("timed-out requests decided anyway", timed_out_decided, 0),
+        ("stuck PENDING / CLAIMED / POSTING", stuck, 0),
+        ("poison messages kept by the DLQ", poison_kept, -1),
+        ("lost (no final state, not in the DLQ)", lost, 0),
+        ("unauthorized votes or decisions accepted", unauthorized, 0),
+        ("self-approvals (requester's own vote)", self_approvals, 0),
+        ("decisions by unverifiable users", len(soak.unverified_decisions), 0),
+        ("private requests shown to outsiders", sum(len(v) for v in shown.values()), 0),
+        ("N-of-M approvals without exactly N distinct", wrong_n, 0),
+        ("stale signatures accepted", soak.events.counts["stale_accepted_VIOLATION"], 0),
+        ("log records scanned (root at DEBUG)", soak.logs.count(), -1),
+        ("token leaks", _token_leaks(soak), 0),
+    ]
+
+
+def _drain_dlq(soak: Soak) -> set[str]:
+    bodies: set[str] = set()
+    empty = 0
+    for _ in range(20 + len(soak.poison)):  # bounded; ends after two empty receives
+        batch = soak.sandbox.sqs.receive_message(
+            QueueUrl=soak.sandbox.stack.queues.dlq_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=1,
+            VisibilityTimeout=600,
+        ).get("Messages", [])
+        empty = 0 if batch else empty + 1
+        if empty >= 2:
+            break
+        bodies |= {m["Body"] for m in batch}
+    return bodies
+
+
+def _token_leaks(soak: Soak) -> int:
+    """Tokens found in any captured log record or any Slack call's arguments."""
+    tokens = [p.token for p in soak.plans if p.token]
+    calls = json.dumps([c.params for c in soak.sandbox.standin.calls()], default=str)
+    logs = soak.logs.text()
+    return sum(1 for t in tokens if t in calls or t in logs)
