@@ -188,9 +188,13 @@ def install_aws_meter(meter: Meter, units: DynamoUnits) -> None:
     """Count every AWS call of every client built from now on (boto3's default session)."""
     import boto3
 
+    from bot import wiring
+
     boto3.setup_default_session()  # a new one: the caller may drop it afterwards
-    session = boto3.DEFAULT_SESSION
-    assert session is not None
+    assert boto3.DEFAULT_SESSION is not None
+    # The handlers' clients come from the bot's own session (bot.aws_session), the harness's from
+    # boto3's default one: both are counted (a client copies its session's hooks when built).
+    sessions = (boto3.DEFAULT_SESSION, wiring.aws_session())
     pending: dict[int, tuple[dict[str, Any], int]] = {}
 
     def before(
@@ -209,8 +213,9 @@ def install_aws_meter(meter: Meter, units: DynamoUnits) -> None:
         if service == "dynamodb":
             units.count(model.name, params, parsed, size)
 
-    session.events.register("provide-client-params.*.*", before)
-    session.events.register("after-call.*.*", after)
+    for session in sessions:
+        session.events.register("provide-client-params.*.*", before)
+        session.events.register("after-call.*.*", after)
 
 
 def run_mix(  # noqa: PLR0912 - one scenario, step by step

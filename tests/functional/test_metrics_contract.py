@@ -28,6 +28,7 @@ from tests.functional.conftest import (
     ANA,
     CHANNEL,
     EVE,
+    POST_LEASE_SECONDS,
     Aws,
     Interactions,
     invoke_notifier,
@@ -158,7 +159,7 @@ def test_every_metric_the_dashboard_and_alarms_read_is_emitted_by_a_handler(
     (lost,) = receive(aws, stack.queues.url, 1)
     slack.inject("chat.postMessage", Fault(status=500, after=True))
     assert invoke_notifier(notifier, stack, [lost])["batchItemFailures"]
-    time.sleep(2.1)  # the failed attempt's post lease (POST_LEASE_SECONDS=2) expires
+    time.sleep(POST_LEASE_SECONDS + 0.1)  # the failed attempt's post lease expires
     assert invoke_notifier(notifier, stack, [lost]) == {"batchItemFailures": []}
 
     tokens = [json.loads(m["Body"])["TaskToken"] for m in (ok, expire, lost)]
@@ -194,6 +195,10 @@ def test_every_metric_the_dashboard_and_alarms_read_is_emitted_by_a_handler(
         "detail": {"executionArn": execution, "status": "ABORTED"},
     }
     assert expirations.handler(event, LocalContext(function_name="expirations")) == {"expired": 1}
+    # The scheduled sweep reports what it expired and which stale claims it completed.
+    sweep = {**event, "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}
+    report = expirations.handler(sweep, LocalContext(function_name="expirations"))
+    assert set(report) >= {"expired", "claims_completed"}
 
     found, lines = emitted(capsys.readouterr().out)
     missing = {
