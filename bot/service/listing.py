@@ -2,7 +2,8 @@
 
 A listing shows a request only to someone who may see its channel or may decide it
 (:meth:`~bot.service.authorization.AccessPolicy.may_see`). It answers within Slack's 3 s ack,
-so it is bounded: at most ``LIST_MAX_QUERIES`` table queries, and Slack calls that do not
+so it is bounded: at most ``LIST_MAX_QUERIES`` table queries (one more when a store page holds
+more than the listing's page shows), and Slack calls that do not
 grow with the requests listed or the size of their channels — at most one ``users.info``
 (``mine``), ``MEMBERSHIP_MAX_PAGES`` ``users.conversations`` pages and ``LISTING_MAX_GROUPS``
 ``usergroups.users.list`` calls, each answer possibly remembered from the last minute. A
@@ -41,14 +42,23 @@ class Listing:
         user = directory.user(user_id) if mine else None
         found: list[Approval] = []
         for _ in range(LIST_MAX_QUERIES):
-            page = self._deps.store.list_open(Status.PENDING, limit=size, cursor=cursor)
-            found += [a for a in page.approvals if self._shown(a, user_id, user, directory)]
+            start = cursor
+            page = self._deps.store.list_open(Status.PENDING, limit=size, cursor=start)
+            shown = [a for a in page.approvals if self._shown(a, user_id, user, directory)]
             cursor = page.cursor
+            if len(found) + len(shown) > size:
+                # More than a page's worth: stop at the last one shown, and read this store page
+                # again only up to it, so that "Show more" starts right after it (not after the
+                # whole store page, which would skip the rest).
+                shown = shown[: size - len(found)]
+                upto = page.approvals.index(shown[-1]) + 1
+                cursor = self._deps.store.list_open(Status.PENDING, limit=upto, cursor=start).cursor
+            found += shown
             if len(found) >= size or cursor is None:
                 break
         if directory.unanswered:
             raise SlackUnavailable("the directory did not answer", maybe_done=False)
-        return PendingPage(found[:size], cursor)
+        return PendingPage(found, cursor)
 
     def _shown(
         self, approval: Approval, user_id: str, user: UserInfo | None, directory: Directory

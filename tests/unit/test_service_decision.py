@@ -336,6 +336,30 @@ def test_pending_lists_newest_first_and_mine_filters(world) -> None:
     assert [a.approval_id for a in mine.approvals] == [ids[i] for i in (12, 9, 6, 3, 0)]
 
 
+def test_mine_pages_through_everything_once_when_a_store_page_overflows_the_listing(
+    world,
+) -> None:
+    """Store pages of 10 where 2 in 3 are Ana's: the second store page takes the listing past
+    10. "Show more" must start right after the last one shown, not after the store page."""
+    service, _, _, _, clock = world
+    ids = []
+    for i in range(40):
+        clock.advance(1)
+        approvers = [CY] if i % 3 == 0 else [ANA]
+        ids.append(submit(service, {"approvers": approvers}, token=f"tok-{i}"))
+    expected = [ids[i] for i in range(39, -1, -1) if i % 3 != 0]
+    seen: list[str] = []
+    cursor = None
+    for _ in range(10):
+        page = service.pending(ANA, mine=True, cursor=cursor, size=10)
+        assert len(page.approvals) <= 10
+        seen += [a.approval_id for a in page.approvals]
+        cursor = page.cursor
+        if cursor is None:
+            break
+    assert seen == expected
+
+
 def test_a_listing_changes_nothing_and_leaves_out_what_is_overdue(world) -> None:
     """Listings answer within Slack's 3 s: no writes, no chat.update, no Step Functions call.
     An overdue request is left out; the sweep (or the next click) expires it."""
