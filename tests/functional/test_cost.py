@@ -15,6 +15,7 @@ import pytest
 
 from benchmarks import cost
 from benchmarks.cost import DynamoUnits, Meter, cost_table, deployed_memory, run_mix
+from bot import wiring
 
 
 def _item(size: int) -> dict[str, dict[str, str]]:
@@ -91,11 +92,13 @@ def clean_process() -> Iterator[None]:
 
     saved = dict(os.environ)
     drop_handlers()
+    wiring._session = None  # the mix meters the bot's session: a new one, dropped afterwards
     yield
     drop_handlers()
     os.environ.clear()
     os.environ.update(saved)
     boto3.DEFAULT_SESSION = None
+    wiring._session = None  # it was made (and metered) for the sandbox's endpoint
 
 
 def test_a_small_mix_is_counted_per_request(clean_process: None) -> None:
