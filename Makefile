@@ -25,7 +25,7 @@ PYTEST_ARGS ?=
 # their number of tests. PYTEST_XDIST="-n 0" runs it in one process.
 PYTEST_XDIST ?= -n auto --dist loadfile --no-loadscope-reorder
 
-.PHONY: setup sandbox test lint format clean
+.PHONY: setup sandbox test mutants lint format clean
 
 # The stamp names the version: a venv of another Python is rebuilt (--clear), not reused.
 $(VENV)/.installed-$(PYTHON_VERSION): requirements.txt requirements-dev.txt
@@ -50,6 +50,11 @@ test: setup
 	took=$$(( $$(date +%s) - start )); \
 	echo "make test: $$((took / 60)) min $$((took % 60)) s (pytest exit $$rc)"; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+# Mutation check: the fast subset of benchmarks.mutants (each mutant of a safety condition must
+# be killed by a test; a survivor or a stale mutation fails). The full run: python -m benchmarks.mutants
+mutants: setup
+	$(PY) -m benchmarks.mutants --fast
 
 lint: setup
 	$(VENV)/bin/ruff check .
