@@ -32,7 +32,7 @@ from tests.functional.conftest import (
     Aws,
     Interactions,
     invoke_notifier,
-    receive,
+    receive_for,
     start_execution,
 )
 
@@ -145,8 +145,7 @@ def test_every_metric_the_dashboard_and_alarms_read_is_emitted_by_a_handler(
     # Notifier: posted, duplicate, invalid (the channel does not exist: a Slack API error),
     # unprocessable, failed (the post's answer lost) and then recovered on redelivery.
     for name, extra in (("ok", {}), ("expire", {}), ("bad", {"channel": "C0NOSUCH"})):
-        start_execution(aws, stack, name, **extra)
-        (message,) = receive(aws, stack.queues.url, 1)
+        message = receive_for(aws, stack.queues.url, start_execution(aws, stack, name, **extra))
         assert invoke_notifier(notifier, stack, [message]) == {"batchItemFailures": []}
         if name == "ok":
             ok = message
@@ -155,8 +154,7 @@ def test_every_metric_the_dashboard_and_alarms_read_is_emitted_by_a_handler(
             expire = message
     broken = body_event(["{broken"], queue_arn=stack.queues.arn)
     assert notifier.handler(broken, context)["batchItemFailures"]
-    start_execution(aws, stack, "lost")
-    (lost,) = receive(aws, stack.queues.url, 1)
+    lost = receive_for(aws, stack.queues.url, start_execution(aws, stack, "lost"))
     slack.inject("chat.postMessage", Fault(status=500, after=True))
     assert invoke_notifier(notifier, stack, [lost])["batchItemFailures"]
     time.sleep(POST_LEASE_SECONDS + 0.1)  # the failed attempt's post lease expires
