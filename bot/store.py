@@ -296,8 +296,8 @@ class ApprovalStore:
             "status": _s(Status.POSTING),
             "open_status": _s(Status.POSTING),
             "task_token": _s(request.task_token.reveal()),
-            # The payload only: the spec is derived from it on read (stored_spec).
-            "payload": _s(json.dumps(request.payload, ensure_ascii=False)),
+            # The payload only, as compact JSON: the spec is derived from it on read (stored_spec).
+            "payload": _s(json.dumps(request.payload, ensure_ascii=False, separators=(",", ":"))),
             "channel": _s(request.channel),
             "created_at": _s(created),
             "updated_at": _s(created),

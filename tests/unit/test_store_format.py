@@ -72,9 +72,11 @@ def stored(payload: Any, token: str = TOKEN) -> tuple[ApprovalStore, RecordingDy
 
 def test_a_typical_request_is_stored_in_one_write_unit() -> None:
     """Under 1 KB: each write of it costs 1 WRU, not 2 (and 1, not 2, in the by-status index)."""
-    _, db, _ = stored(typical_payload())
+    payload = typical_payload()
+    _, db, _ = stored(payload)
     (item,) = db.items.values()
     assert "spec" not in item
+    assert item["payload"]["S"] == json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     assert item_size(item) < 1024, item_size(item)
 
 
