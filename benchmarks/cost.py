@@ -19,6 +19,14 @@ Counted, per approval:
   counted per operation with DynamoDB's documented rounding (on-demand: a write is 1 WRU per
   started KB of the item, a strongly consistent read 1 RRU per started 4 KB, eventually
   consistent half, transactions twice) from the item sizes read back from the table.
+* DynamoDB index writes: a write that changes what a global secondary index holds for the item
+  is billed again for that index (DynamoDB Developer Guide, "Provisioned throughput
+  considerations for Global Secondary Indexes", writes): one write when the item enters the
+  index, leaves it, or changes projected attributes without changing the index key; two when
+  the index key changes (delete + put); none when the index's entry stays as it was (a
+  KEYS_ONLY index whose keys did not change, a failed condition). Each 1 WRU per started KB
+  of the index entry (the projected attributes; ALL: the whole item). Counted on their own
+  line, so the table's writes compare with earlier runs.
 * SQS requests (the state machine's SendMessage, the mapping's receives and deletes), SSM calls,
   HTTP API requests, Slack calls by method.
 
@@ -65,7 +73,8 @@ class Meter:
     billed_ms: Counter[str] = field(default_factory=Counter)
     aws_calls: Counter[str] = field(default_factory=Counter)  # "dynamodb.PutItem", …
     dynamodb_rru: float = 0.0
-    dynamodb_wru: float = 0.0
+    dynamodb_wru: float = 0.0  # the table's writes
+    dynamodb_index_wru: float = 0.0  # the writes of the global secondary indexes
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def timed(self, name: str, handler: Callable[..., Any]) -> Callable[..., Any]:
@@ -107,6 +116,57 @@ def _item_size(item: dict[str, Any]) -> int:
     return item_size(item)
 
 
+Item = dict[str, Any]
+
+
+def _wru(size: int) -> float:
+    return float(max(1, math.ceil(size / 1024)))
+
+
+@dataclass(frozen=True)
+class Index:
+    """A global secondary index of the table, as ``infra/resources/approvals-table.yml`` has it."""
+
+    name: str
+    keys: tuple[str, ...]  # its partition (and sort) key
+    projection: str  # ALL, KEYS_ONLY or INCLUDE
+    table_keys: tuple[str, ...]
+    include: tuple[str, ...] = ()
+
+    @classmethod
+    def from_resource(cls, spec: dict[str, Any], table_keys: tuple[str, ...]) -> Index:
+        projection = spec["Projection"]
+        return cls(
+            name=spec["IndexName"],
+            keys=tuple(k["AttributeName"] for k in spec["KeySchema"]),
+            projection=projection["ProjectionType"],
+            table_keys=table_keys,
+            include=tuple(projection.get("NonKeyAttributes", ())),
+        )
+
+    def entry(self, item: Item) -> Item | None:
+        """What the index holds for ``item``; None when the item is not in it (sparse)."""
+        if not item or not all(k in item for k in self.keys):
+            return None
+        if self.projection == "ALL":
+            return dict(item)
+        kept = {*self.table_keys, *self.keys, *self.include}
+        return {k: v for k, v in item.items() if k in kept}
+
+    def writes(self, before: Item, after: Item) -> float:
+        """The WRU this index bills for a write that turned ``before`` into ``after``."""
+        old, new = self.entry(before), self.entry(after)
+        if old is None and new is None:
+            return 0.0
+        if old is None or new is None:  # enters or leaves the index: one put or one delete
+            return _wru(_item_size(new if old is None else old))
+        if any(before[k] != after[k] for k in self.keys):  # moved: delete + put
+            return _wru(_item_size(old)) + _wru(_item_size(new))
+        if old != new:  # projected attributes changed in place
+            return _wru(max(_item_size(old), _item_size(new)))
+        return 0.0
+
+
 class DynamoUnits:
     """Request units per operation, from the sizes of the items involved (see the docstring)."""
 
@@ -117,9 +177,14 @@ class DynamoUnits:
 
         self.meter = meter
         self.largest = 0
-        self.writes: Counter[str] = Counter()  # WRU by operation
-        schema = load_resources()["ApprovalsTable"]["Properties"]["KeySchema"]
-        self.key_names = [k["AttributeName"] for k in schema]
+        self.writes: Counter[str] = Counter()  # the table's WRU by operation
+        self.index_writes: Counter[str] = Counter()  # WRU by index
+        table = load_resources()["ApprovalsTable"]["Properties"]
+        self.key_names = [k["AttributeName"] for k in table["KeySchema"]]
+        self.indexes = [
+            Index.from_resource(spec, tuple(self.key_names))
+            for spec in table.get("GlobalSecondaryIndexes", ())
+        ]
         self._probe: Any = None
         self._session = botocore.session.Session()
 
@@ -130,27 +195,29 @@ class DynamoUnits:
             self._probe = self._session.create_client("dynamodb")
         return self._probe
 
-    def sizes_before(self, operation: str, params: dict[str, Any]) -> int:
-        """The size of the item a write replaces (writes bill the larger of before and after)."""
+    def item_before(self, operation: str, params: dict[str, Any]) -> Item:
+        """The item a write replaces (writes bill the larger of before and after; the indexes
+        bill what changes between them)."""
         if operation not in ("PutItem", "UpdateItem", "DeleteItem"):
-            return 0
+            return {}
+        return self._read(params)
+
+    def item_after(self, params: dict[str, Any]) -> Item:
+        return self._read(params)
+
+    def _read(self, params: dict[str, Any]) -> Item:
         key = params.get("Key")
         if key is None:  # PutItem: the key attributes are in the item
             key = {k: params["Item"][k] for k in self.key_names if k in params["Item"]}
         found = self.probe.get_item(TableName=params["TableName"], Key=key, ConsistentRead=True)
-        return _item_size(found.get("Item") or {})
-
-    def size_after(self, params: dict[str, Any]) -> int:
-        key = params.get("Key") or {k: params["Item"][k] for k in self.key_names}
-        found = self.probe.get_item(TableName=params["TableName"], Key=key, ConsistentRead=True)
-        return _item_size(found.get("Item") or {})
+        return dict(found.get("Item") or {})
 
     def count(
-        self, operation: str, params: dict[str, Any], parsed: dict[str, Any], before: int
+        self, operation: str, params: dict[str, Any], parsed: dict[str, Any], before: Item
     ) -> None:
         def wru(size: int) -> float:
             self.largest = max(self.largest, size)
-            return float(max(1, math.ceil(size / 1024)))
+            return _wru(size)
 
         def rru(size: int, consistent: bool) -> float:
             self.largest = max(self.largest, size)
@@ -158,11 +225,17 @@ class DynamoUnits:
             return units if consistent else units / 2
 
         consistent = bool(params.get("ConsistentRead"))
-        r = w = 0.0
+        r = w = indexed = 0.0
         if operation in ("PutItem", "UpdateItem", "DeleteItem"):
-            # The larger of the item before and after; a failed condition still bills.
-            w = wru(max(before, self.size_after(params)))
+            # The larger of the item before and after; a failed condition still bills (the
+            # indexes do not: nothing changed).
+            after = self.item_after(params)
+            w = wru(max(_item_size(before), _item_size(after)))
             self.writes[operation] += w
+            for index in self.indexes:
+                units = index.writes(before, after)
+                self.index_writes[index.name] += units
+                indexed += units
         elif operation == "GetItem":
             r = rru(_item_size(parsed.get("Item") or {}), consistent)
         elif operation in ("Query", "Scan"):
@@ -182,6 +255,7 @@ class DynamoUnits:
         with self.meter.lock:
             self.meter.dynamodb_rru += r
             self.meter.dynamodb_wru += w
+            self.meter.dynamodb_index_wru += indexed
 
 
 def install_aws_meter(meter: Meter, units: DynamoUnits) -> None:
@@ -195,23 +269,23 @@ def install_aws_meter(meter: Meter, units: DynamoUnits) -> None:
     # The handlers' clients come from the bot's own session (bot.aws_session), the harness's from
     # boto3's default one: both are counted (a client copies its session's hooks when built).
     sessions = (boto3.DEFAULT_SESSION, wiring.aws_session())
-    pending: dict[int, tuple[dict[str, Any], int]] = {}
+    pending: dict[int, tuple[dict[str, Any], Item]] = {}
 
     def before(
         params: dict[str, Any], context: dict[str, Any], model: Any, event_name: str, **_: Any
     ) -> None:
-        size = units.sizes_before(model.name, params) if ".dynamodb." in event_name else 0
-        pending[id(context)] = (dict(params), size)
+        item = units.item_before(model.name, params) if ".dynamodb." in event_name else {}
+        pending[id(context)] = (dict(params), item)
 
     def after(
         model: Any, parsed: dict[str, Any], context: dict[str, Any], event_name: str, **_: Any
     ) -> None:
         service = event_name.split(".")[1]
-        params, size = pending.pop(id(context), ({}, 0))
+        params, item = pending.pop(id(context), ({}, {}))
         with meter.lock:
             meter.aws_calls[f"{service}.{model.name}"] += 1
         if service == "dynamodb":
-            units.count(model.name, params, parsed, size)
+            units.count(model.name, params, parsed, item)
 
     for session in sessions:
         session.events.register("provide-client-params.*.*", before)
@@ -243,7 +317,9 @@ def run_mix(  # noqa: PLR0912 - one scenario, step by step
         sandbox.interactions.handler = sync
         sandbox.lazy._handler = meter.timed("interactions (lazy)", sandbox.lazy._handler)
         meter.aws_calls.clear()
-        meter.dynamodb_rru = meter.dynamodb_wru = 0.0
+        meter.dynamodb_rru = meter.dynamodb_wru = meter.dynamodb_index_wru = 0.0
+        units.writes.clear()
+        units.index_writes.clear()
         # Requests spread over channels, as a workspace's are: Slack's one post per second per
         # channel is not what this measures (benchmarks.burst does).
         channels = [f"C0COST{i:02d}" for i in range(CHANNELS)]
@@ -371,6 +447,14 @@ def cost_table(
     )
     lines.append(
         Line(
+            "DynamoDB index writes (GSI)",
+            meter.dynamodb_index_wru / n,
+            "WRU",
+            meter.dynamodb_index_wru * DYNAMODB_WRU / n * 1000,
+        )
+    )
+    lines.append(
+        Line(
             "DynamoDB reads",
             meter.dynamodb_rru / n,
             "RRU",
@@ -409,6 +493,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{line.usd_per_1000:>10.5f} {share:>6.1%}"
         )
     print(f"{'total':<48} {'':>14} {'':<12} {total:>10.5f}")
+    indexed = sum(line.usd_per_1000 for line in lines if line.what.endswith("(GSI)"))
+    print(f"{'total without the index writes':<48} {'':>14} {'':<12} {total - indexed:>10.5f}")
     top = max(lines, key=lambda x: x.usd_per_1000)
     print(f"dominant: {top.what} ({top.usd_per_1000 / total:.0%})")
     print("AWS calls by operation:", dict(sorted(meter.aws_calls.items())))
@@ -419,6 +505,14 @@ def main(argv: list[str] | None = None) -> int:
     print(
         "DynamoDB WRU by operation (per approval):",
         {k: round(v / n, 2) for k, v in sorted(units.writes.items())},
+    )
+    print(
+        "DynamoDB index WRU by index (per approval):",
+        {k: round(v / n, 2) for k, v in sorted(units.index_writes.items())},
+    )
+    print(
+        "Lambda billed ms by function (per invocation):",
+        {k: round(meter.billed_ms[k] / v, 1) for k, v in sorted(meter.invocations.items())},
     )
     print(f"largest DynamoDB item/result seen: {units.largest} bytes")
     return 0

@@ -30,6 +30,7 @@ from bot.models import (
     InvalidApprovalRequest,
     Status,
     TaskToken,
+    _parse_spec,  # the request parser's own: the spec read back is the one that was posted
     format_time,
     parse_time,
 )
@@ -104,8 +105,8 @@ MAX_ITEM_BYTES: Final = 400 * 1024
 
 def _too_large() -> InvalidApprovalRequest:
     return InvalidApprovalRequest(
-        "the request is too large to keep (DynamoDB items are limited to 400 KB, and the "
-        "approval object is stored twice): send a smaller Payload"
+        "the request is too large to keep (DynamoDB items are limited to 400 KB): "
+        "send a smaller Payload"
     )
 
 
@@ -165,15 +166,34 @@ def _with_inputs(decision: Decision | None, votes: tuple[Decision, ...]) -> Deci
     return decision
 
 
+def stored_spec(item: Mapping[str, Any]) -> ApprovalSpec:
+    """The approval object of a stored approval.
+
+    The item keeps the request's ``payload`` only (one copy keeps a typical item under 1 KB:
+    one write unit, not two); the spec is parsed from ``payload.approval`` again, by the parser
+    that accepted it when it arrived. Items written before that keep their parsed ``spec`` too:
+    it is read as it was stored.
+    """
+    return _spec(item, json.loads(item["payload"]["S"]))
+
+
+def _spec(item: Mapping[str, Any], payload: Any) -> ApprovalSpec:
+    if "spec" in item:  # the older format
+        return ApprovalSpec.from_dict(json.loads(item["spec"]["S"]))
+    raw = payload.get("approval") if isinstance(payload, dict) else None
+    return _parse_spec(raw) if raw is not None else ApprovalSpec()
+
+
 def approval_from_item(item: Mapping[str, Any]) -> Approval:
     created = parse_time(item["created_at"]["S"])
     votes = _votes_from(item)
+    payload = json.loads(item["payload"]["S"])
     return Approval(
         approval_id=item["approval_id"]["S"],
         status=Status(item["status"]["S"]),
         execution_arn=_get_s(item, "execution_arn"),
-        payload=json.loads(item["payload"]["S"]),
-        spec=ApprovalSpec.from_dict(json.loads(item["spec"]["S"])),
+        payload=payload,
+        spec=_spec(item, payload),
         channel=item["channel"]["S"],
         ts=_get_s(item, "ts"),
         created_at=created,
@@ -276,8 +296,8 @@ class ApprovalStore:
             "status": _s(Status.POSTING),
             "open_status": _s(Status.POSTING),
             "task_token": _s(request.task_token.reveal()),
-            "payload": _s(json.dumps(request.payload, ensure_ascii=False)),
-            "spec": _s(json.dumps(request.spec.to_dict(), ensure_ascii=False)),
+            # The payload only, as compact JSON: the spec is derived from it on read (stored_spec).
+            "payload": _s(json.dumps(request.payload, ensure_ascii=False, separators=(",", ":"))),
             "channel": _s(request.channel),
             "created_at": _s(created),
             "updated_at": _s(created),

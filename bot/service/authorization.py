@@ -20,7 +20,8 @@ shown its requests (unless they may decide them).
 
 **Fresh or remembered.** A decision, and the check before a modal opens, asks Slack anew
 (``fresh``): a deactivation, or a removal from a group or channel, applies to the next click.
-Only listings may use answers remembered for up to a minute.
+Listings, and counting who could approve when a request is posted (a note on the message,
+never a permission), may use answers remembered for up to a minute.
 
 **Fail closed.** What Slack does not answer is never assumed: a decision is refused with
 "Slack did not tell…", a listing does not show what it cannot vouch for.
@@ -178,7 +179,10 @@ class AccessPolicy:
         everyone = {p for p in named if not USERGROUP_ID_RE.match(p)}
         for group in groups:
             try:
-                everyone |= self._deps.slack.usergroup_members(group, fresh=True)
+                # Remembered answers do: this only counts (the message notes a shortfall); who
+                # may decide is asked anew at each click. Asking anew for every request met
+                # usergroups.users.list's Tier 2 limit (20 a minute) under load.
+                everyone |= self._deps.slack.usergroup_members(group, fresh=False)
             except SlackRejected:
                 continue  # no such group: nobody approves through it
             except SlackUnavailable:

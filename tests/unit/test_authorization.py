@@ -208,6 +208,22 @@ def test_too_few_group_members_is_counted_not_refused(slack: FakeSlack) -> None:
     assert unknown.eligible_approvers is None  # not known: posted without a note
 
 
+def test_posting_counts_a_group_from_remembered_answers_and_a_decision_asks_anew(
+    slack: FakeSlack,
+) -> None:
+    """Counting who could approve is a note on the message: a remembered answer will do (a
+    fresh usergroups.users.list per request met Slack's Tier 2 limit). Who may decide is asked
+    anew at the click (issue 11 item 7)."""
+    policy = access(slack)
+    short = policy.audience(request(approvers=("S0ONCALL",), required_approvals=2))
+    assert short.eligible_approvers == 1
+    assert slack.asked == [("usergroups.users.list", "S0ONCALL", False)]
+    slack.asked.clear()
+    posted = approval(approvers=("S0ONCALL",), required_approvals=2)
+    assert policy.refusal(posted, slack.users[CY], policy.for_decision()) is None
+    assert slack.asked == [("usergroups.users.list", "S0ONCALL", True)]
+
+
 def test_a_self_approval_setting_counts_the_requester(slack: FakeSlack) -> None:
     spec = {"approvers": (ANA, BO), "requester": BO, "required_approvals": 2}
     assert access(slack, allow_self_approval=True).audience(request(**spec)).requester_id == BO
