@@ -9,8 +9,8 @@ queue's visibility timeout and ``maxReceiveCount``, all read from serverless.yml
 infra/resources/queues.yml), in real time: the real notifier handler in one process per
 concurrent execution environment, moto (SQS with the redrive policy, DynamoDB) and the Slack
 stand-in with its real rate limits (``chat.postMessage`` one per second per channel, bursts of
-3; the workspace tier), and the bot's own Slack client (``RateLimitErrorRetryHandler``
-honouring ``Retry-After``).
+3; the workspace tier), and the bot's own Slack client (``bot.slack_retry.DeadlineRetryHandler``:
+``Retry-After`` honoured while it fits in the invocation's remaining time).
 
 The floor is what Slack allows: each channel's requests at one per second, channels in
 parallel, i.e. ``max(requests per channel) / 1 s``. The time is from the first request sent to
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -35,7 +34,6 @@ from typing import Any
 from benchmarks.common import ROOT, local_stack, machine, request_body
 from benchmarks.esm import (
     TIMED_OUT_EXIT,
-    WHAT_IF_RETRIES,
     EsmSettings,
     Invocation,
     deployed_settings,
@@ -232,16 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--channels", default="1,30", help="comma-separated scenarios")
-    parser.add_argument(
-        "--rate-limit-retries",
-        type=int,
-        help="what-if: the bot's RateLimitErrorRetryHandler max_retry_count "
-        "(default: bot.wiring.SLACK_RATE_LIMIT_RETRIES, as deployed)",
-    )
     args = parser.parse_args(argv)
-    if args.rate_limit_retries is not None:
-        os.environ[WHAT_IF_RETRIES] = str(args.rate_limit_retries)
-        print(f"WHAT-IF: Slack rate-limit retries {args.rate_limit_retries} (not the bot's)")
     settings = deployed_settings()
     print(f"machine: {machine()}")
     print(f"deployed mapping: {settings}")

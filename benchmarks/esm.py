@@ -35,8 +35,6 @@ import yaml
 
 from benchmarks.common import ROOT
 
-WHAT_IF_RETRIES = "BENCHMARK_SLACK_RATE_LIMIT_RETRIES"
-
 
 @dataclass(frozen=True)
 class EsmSettings:
@@ -164,11 +162,6 @@ def run_slot(slot: int, queue_url: str, queue_arn: str, stats: Path) -> None:
     stop = threading.Event()
     threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
     sqs = boto3.client("sqs")
-    retries = os.environ.get(WHAT_IF_RETRIES)
-    if retries:  # a what-if of `benchmarks.burst --rate-limit-retries`, never the default
-        import bot.wiring
-
-        bot.wiring.SLACK_RATE_LIMIT_RETRIES = int(retries)  # type: ignore[misc]
     with quiet_stdout():
         notifier = fresh_import("bot.handlers.notifier")  # the cold start, before the burst
     with stats.open("a", encoding="utf-8") as out:

@@ -21,6 +21,7 @@ import boto3
 from botocore.config import Config
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry import RetryHandler
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.web import SlackResponse
 
@@ -28,6 +29,7 @@ from bot.aws_session import new_session
 from bot.config import Settings
 from bot.service import ApprovalService, Policy
 from bot.slack_gateway import SlackGateway
+from bot.slack_retry import DeadlineRetryHandler
 from bot.store import ApprovalStore
 from bot.workflow import StepFunctionsGateway
 
@@ -36,7 +38,10 @@ if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_stepfunctions import SFNClient
 
-SLACK_RATE_LIMIT_RETRIES: Final = 2
+SLACK_RATE_LIMIT_RETRIES: Final = 2  # 429 retries per call when no deadline is set
+# After the last 429 wait: one more Slack call at its timeout (settings.slack_timeout_seconds)
+# plus this long to save the record, report the batch and return.
+FINISH_SECONDS: Final = 1.0
 
 AWS_CONFIG: Final = Config(
     retries={"mode": "standard", "max_attempts": 4},
@@ -65,18 +70,40 @@ class ReportingWebClient(WebClient):
             raise
 
 
-def slack_client(settings: Settings, *, on_error: Callable[[str], None] | None = None) -> WebClient:
+def notifier_retry_handler(settings: Settings) -> DeadlineRetryHandler:
+    """The notifier's 429 handler: retries while ``Retry-After`` fits in the invocation's
+    remaining time (the handler sets the deadline per invocation), keeping
+    ``slack_timeout_seconds + FINISH_SECONDS`` for the last call and the rest of the record;
+    ``SLACK_RATE_LIMIT_RETRIES`` retries when no deadline is set."""
+    return DeadlineRetryHandler(
+        SLACK_RATE_LIMIT_RETRIES,
+        safety_margin_s=settings.slack_timeout_seconds + FINISH_SECONDS,
+    )
+
+
+def slack_client(
+    settings: Settings,
+    *,
+    on_error: Callable[[str], None] | None = None,
+    rate_limit_handler: RetryHandler | None = None,
+) -> WebClient:
     """A WebClient that honours 429 ``Retry-After`` but never blindly re-sends a post.
 
     Only rate-limit answers are retried in process: Slack did not act on them. A timeout or a
     dropped connection may have posted anyway, so those surface to the service, which retries
     through SQS after checking the channel for the post (see ``ApprovalService.submit``).
     ``on_error`` hears of every ``SlackApiError`` by method (the handlers count them).
+    ``rate_limit_handler`` replaces the default 429 handler (slack_sdk's
+    ``RateLimitErrorRetryHandler``, ``SLACK_RATE_LIMIT_RETRIES`` retries), e.g. with
+    :func:`notifier_retry_handler`.
     """
+    handler = rate_limit_handler or RateLimitErrorRetryHandler(
+        max_retry_count=SLACK_RATE_LIMIT_RETRIES
+    )
     kwargs: dict[str, Any] = {
         "token": settings.bot_token(),
         "timeout": settings.slack_timeout_seconds,
-        "retry_handlers": [RateLimitErrorRetryHandler(max_retry_count=SLACK_RATE_LIMIT_RETRIES)],
+        "retry_handlers": [handler],
     }
     if settings.slack_api_url:
         kwargs["base_url"] = settings.slack_api_url

@@ -5,6 +5,12 @@ rate-limits posting per channel). Each record's result is then reported through 
 ``BatchProcessor``: a record that cannot be handled now is in ``batchItemFailures`` and is
 redelivered, then dead-lettered by the queue's redrive policy; the rest of the batch is not
 affected. Requires ``functionResponseType: ReportBatchItemFailures`` on the event source.
+
+The invocation's remaining time bounds the work: the Slack client's 429 retries stop when the
+next ``Retry-After`` would not fit (``bot.slack_retry.DeadlineRetryHandler``, deadline set from
+``context.get_remaining_time_in_millis()`` per invocation), and a record not started yet when
+too little time is left is not started: it is reported (``OutOfTime``) and redelivered, instead
+of being cut off by Lambda's timeout with the rest of the batch.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from bot.handlers.tracing import traced, tracer_if_enabled
 from bot.log_secrecy import install as install_log_secrecy
 from bot.models import Envelope, UnprocessableMessage, parse_envelope
 from bot.service import RequestOutcome
-from bot.wiring import build_service, slack_client
+from bot.wiring import build_service, notifier_retry_handler, slack_client
 
 install_log_secrecy()  # before anything logs: no token in any log line, at any level
 logger = Logger(service="sfn-approvals")
@@ -42,7 +48,11 @@ metrics = handler_metrics()
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 settings = load_settings()
-service = build_service(settings, web_client=slack_client(settings, on_error=slack_api_error))
+retry_handler = notifier_retry_handler(settings)
+service = build_service(
+    settings,
+    web_client=slack_client(settings, on_error=slack_api_error, rate_limit_handler=retry_handler),
+)
 
 _METRIC = {
     RequestOutcome.POSTED: "ApprovalPosted",
@@ -54,6 +64,10 @@ MAX_PARALLEL_CHANNELS: Final = 10
 
 
 Parsed = Envelope | UnprocessableMessage  # a record's body, parsed once per delivery
+
+
+class OutOfTime(Exception):
+    """Not started: too little of the invocation was left (the record is redelivered)."""
 
 
 def parse(record: SQSRecord) -> Parsed:
@@ -97,6 +111,13 @@ def _run_channel(
 ) -> dict[str, RequestOutcome | BaseException]:
     results: dict[str, RequestOutcome | BaseException] = {}
     for record, parsed in items:
+        if not retry_handler.fits(0):
+            logger.warning(
+                "record not started: too little time left; it will be retried",
+                extra={"message_id": record.message_id, "reason": "OutOfTime"},
+            )
+            results[record.message_id] = OutOfTime(record.message_id)
+            continue
         try:
             results[record.message_id] = submit(record, parsed)
         except BaseException as exc:  # replayed on the main thread by record_handler
@@ -125,7 +146,11 @@ def post_batch(event: dict[str, Any]) -> dict[str, RequestOutcome | BaseExceptio
 @traced(tracer)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    results = post_batch(event)
+    retry_handler.set_deadline_in(context.get_remaining_time_in_millis() / 1000)
+    try:
+        results = post_batch(event)
+    finally:
+        retry_handler.clear_deadline()
 
     def record_handler(record: SQSRecord) -> RequestOutcome:
         result = results[record.message_id]

@@ -20,7 +20,10 @@ import pytest
 from benchmarks.burst import floor_seconds, run_burst
 from benchmarks.common import ROOT
 from benchmarks.esm import EsmSettings, deployed_settings, gather, invoke
+from bot.config import load_settings
 from bot.local.infra import create_queues
+from bot.local.slack_standin.ratelimits import PER_CHANNEL
+from bot.wiring import FINISH_SECONDS
 
 
 @pytest.fixture
@@ -35,7 +38,7 @@ def clean_env() -> Iterator[None]:
 def test_settings_are_read_from_the_deploy_files(tmp_path: Path) -> None:
     settings = deployed_settings()
     assert settings == EsmSettings(
-        batch_size=10,
+        batch_size=5,
         batching_window_s=1.0,
         max_concurrency=2,
         timeout_s=30.0,
@@ -51,6 +54,19 @@ def test_settings_are_read_from_the_deploy_files(tmp_path: Path) -> None:
         text.replace("maximumConcurrency: 2", "maximumConcurrency: 3")
     )
     assert deployed_settings(tmp_path).max_concurrency == 3
+
+
+def test_a_deployed_batch_into_one_busy_channel_fits_the_time_records_may_start() -> None:
+    """All ``maximumConcurrency`` pollers posting into one channel share Slack's 1 post/s, so
+    a batch posts at 1/concurrency per second. An invocation starts no record (and retries no
+    429) later than its timeout minus the notifier's safety margin (the Slack timeout + 1 s,
+    bot.wiring.notifier_retry_handler): a batch that takes longer leaves records behind, and
+    they wait out the queue's visibility timeout (the one-channel burst's tail)."""
+    settings = deployed_settings()
+    deployed = load_settings({"APPROVALS_TABLE": "t"})  # serverless.yml sets no SLACK_TIMEOUT
+    margin = deployed.slack_timeout_seconds + FINISH_SECONDS
+    seconds_per_post = settings.max_concurrency * 60.0 / PER_CHANNEL.per_minute
+    assert settings.batch_size * seconds_per_post <= settings.timeout_s - margin
 
 
 def test_floor_is_the_busiest_channel_at_one_post_a_second() -> None:
