@@ -117,3 +117,144 @@ def test_the_trimmed_file_counts_as_botocores_own() -> None:
     loader = ScopedLoader(SERVICES)
     _, path = loader.load_data_with_path("endpoints")
     assert loader.is_builtin_path(path)
+
+
+# --- the service models without documentation (bot/aws_models) ------------------------------
+
+
+def test_the_stripped_models_are_botocores_own_for_the_installed_version() -> None:
+    # Fails after a botocore upgrade until `python -m bot.aws_session` rewrites them.
+    files = aws_session.model_files_text()
+    assert sorted(files) == sorted(
+        str(p.relative_to(aws_session.MODELS_DIR)) for p in aws_session.MODELS_DIR.rglob("*.json")
+    )
+    for relative, text in files.items():
+        assert (aws_session.MODELS_DIR / relative).read_text(encoding="utf-8") == text, relative
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_stripped_model_has_botocores_operations_and_shapes(service: str) -> None:
+    """Everything but the documentation strings, compared with botocore's own model."""
+    name = aws_session.builtin_model_name(service)
+    theirs = aws_session.builtin_loader().load_data(name)
+    ours, path = ScopedLoader(SERVICES).load_data_with_path(name)
+    assert Path(path).parent == Path(Loader.BUILTIN_DATA_PATH) / Path(name).parent
+    text = json.dumps(ours)
+    assert '"documentation"' not in text
+    assert "documentationUrl" not in text
+    assert len(text) < len(json.dumps(theirs)) / 2
+    assert ours == aws_session.strip_documentation(theirs)
+    assert ours["metadata"] == {k: v for k, v in theirs["metadata"].items() if k != "documentation"}
+    assert ours["operations"].keys() == theirs["operations"].keys()
+    assert ours["shapes"].keys() == theirs["shapes"].keys()
+    for shape_name, shape in theirs["shapes"].items():
+        assert (
+            ours["shapes"][shape_name].get("members", {}).keys() == shape.get("members", {}).keys()
+        )
+    a = new_session().client(service).meta.service_model  # type: ignore[call-overload]
+    b = boto3.session.Session().client(service).meta.service_model  # type: ignore[call-overload]
+    assert a.operation_names == b.operation_names
+    assert a.shape_names == b.shape_names
+    for operation in a.operation_names:
+        x, y = a.operation_model(operation), b.operation_model(operation)
+        assert (x.http, x.input_shape and x.input_shape.members.keys()) == (
+            y.http,
+            y.input_shape and y.input_shape.members.keys(),
+        )
+        assert x.documentation == ""  # what is lost: docstrings
+
+
+def test_strip_documentation_keeps_members_named_documentation() -> None:
+    model = {
+        "documentation": "x",
+        "shapes": {
+            "documentation": {"type": "string", "documentation": "x"},
+            "S": {"members": {"documentation": {"shape": "documentation", "documentation": "y"}}},
+        },
+    }
+    assert aws_session.strip_documentation(model) == {
+        "shapes": {
+            "documentation": {"type": "string"},
+            "S": {"members": {"documentation": {"shape": "documentation"}}},
+        }
+    }
+
+
+def test_models_cut_from_another_botocore_are_not_used(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    name = aws_session.builtin_model_name("lambda")
+    stale = json.loads((aws_session.MODELS_DIR / f"{name}.json").read_text(encoding="utf-8"))
+    stale["x-botocore-version"] = "0.0.1"
+    (tmp_path / name).parent.mkdir(parents=True)
+    (tmp_path / f"{name}.json").write_text(json.dumps(stale), encoding="utf-8")
+    monkeypatch.setattr(aws_session, "MODELS_DIR", tmp_path)
+    assert ScopedLoader(SERVICES).load_data(name) == Loader().load_data(name)  # with its docs
+
+
+def test_a_model_in_aws_data_path_still_wins(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    name = aws_session.builtin_model_name("stepfunctions")
+    custom = Loader().load_data(name)
+    custom["metadata"]["serviceFullName"] = "My Step Functions"
+    (tmp_path / name).parent.mkdir(parents=True)
+    (tmp_path / f"{name}.json").write_text(json.dumps(custom), encoding="utf-8")
+    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path))
+    client = new_session().client("stepfunctions")
+    assert client.meta.service_model.metadata["serviceFullName"] == "My Step Functions"
+
+
+# --- the built-in handlers (ScopedSession) ----------------------------------------------------
+
+
+def _handlers(session: botocore.session.Session, event: str) -> list[Any]:
+    return list(session._events._emitter._handlers.prefix_search(event))  # type: ignore[attr-defined]
+
+
+def test_the_session_registers_only_handlers_for_our_services() -> None:
+    scoped = new_session()._session
+    full = botocore.session.get_session()
+    ours = sum(len(_handlers(scoped, e)) for e in _EVENTS_OF_OTHERS)
+    theirs = sum(len(_handlers(full, e)) for e in _EVENTS_OF_OTHERS)
+    assert theirs > ours  # botocore's handlers for S3, EC2, ... are not registered
+    kept = [
+        s
+        for s in botocore.handlers.BUILTIN_HANDLERS
+        if aws_session.handler_in_scope(s[0], aws_session.EVENT_SERVICES)
+    ]
+    assert len(kept) < len(botocore.handlers.BUILTIN_HANDLERS) / 4
+
+
+_EVENTS_OF_OTHERS = (
+    "before-parameter-build.s3.PutObject",
+    "before-call.s3.PutObject",
+    "after-call.ec2.DescribeInstances",
+    "before-parameter-build.glacier.UploadArchive",
+    "creating-client-class.s3",
+)
+
+
+@pytest.mark.parametrize(
+    ("service", "event_service"), list(zip(SERVICES, aws_session.EVENT_SERVICES, strict=True))
+)
+def test_every_event_of_our_clients_has_botocores_handlers(
+    service: str, event_service: str
+) -> None:
+    """For every operation of our services and every event a built-in handler listens to, the
+    scoped session has exactly the handlers botocore's session has, in the same order."""
+    full = botocore.session.get_session()
+    scoped = new_session()._session
+    model = full.get_service_model(service)
+    assert model.service_id.hyphenize() == event_service
+    kinds = {spec[0].split(".")[0] for spec in botocore.handlers.BUILTIN_HANDLERS} - {"docs"}
+    events = [f"{kind}.{event_service}" for kind in kinds]
+    events += [f"{kind}.{event_service}.{op}" for kind in kinds for op in model.operation_names]
+    events += [
+        f"docs.{section}.{event_service}.{op}.complete-section"
+        for section in ("*", "request-params")
+        for op in model.operation_names
+    ]
+    events += sorted(kinds)
+    for event in events:
+        assert _handlers(scoped, event) == _handlers(full, event), event
