@@ -258,3 +258,42 @@ def test_every_event_of_our_clients_has_botocores_handlers(
     events += sorted(kinds)
     for event in events:
         assert _handlers(scoped, event) == _handlers(full, event), event
+
+
+def _names(handlers: list[Any]) -> list[str]:
+    return [getattr(h, "__qualname__", type(h).__qualname__) for h in handlers]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_clients_register_what_boto3s_clients_register(service: str) -> None:
+    """Retries, endpoint rules, checksums, signing: a client's own handlers are the same."""
+    ours = new_session().client(service, config=Config(retries={"mode": "standard"}))  # type: ignore[call-overload]
+    theirs = boto3.session.Session().client(service, config=Config(retries={"mode": "standard"}))  # type: ignore[call-overload]
+    event_service = ours.meta.service_model.service_id.hyphenize()
+    kinds = (
+        "provide-client-params",
+        "before-parameter-build",
+        "before-endpoint-resolution",
+        "before-call",
+        "request-created",
+        "choose-signer",
+        "before-sign",
+        "before-send",
+        "needs-retry",
+        "after-call",
+        "after-call-error",
+    )
+    for operation in ours.meta.service_model.operation_names:
+        for kind in kinds:
+            event = f"{kind}.{event_service}.{operation}"
+            a = _names(list(ours.meta.events._emitter._handlers.prefix_search(event)))
+            b = _names(list(theirs.meta.events._emitter._handlers.prefix_search(event)))
+            assert a == b, event
+    assert any(
+        "retry" in name.lower()
+        for name in _names(
+            list(
+                ours.meta.events._emitter._handlers.prefix_search(f"needs-retry.{event_service}.X")
+            )
+        )
+    )
