@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qs
 
@@ -60,14 +59,23 @@ def _header_names(event: dict[str, Any]) -> set[str]:
     return names
 
 
-@dataclass(frozen=True)
 class Screened:
     """What :func:`screen_request` found: a refusal, or the body Bolt would parse from the
-    request (None: let Bolt parse it, e.g. Slack's JSON URL check)."""
+    request (None: let Bolt parse it, e.g. Slack's JSON URL check). A plain class: a
+    dataclass costs ~0.6 ms of the cold start to create."""
 
-    refused: dict[str, Any] | None = None
-    raw_body: str = ""
-    body: dict[str, Any] | None = None
+    __slots__ = ("body", "raw_body", "refused")
+
+    def __init__(
+        self,
+        refused: dict[str, Any] | None = None,
+        *,
+        raw_body: str = "",
+        body: dict[str, Any] | None = None,
+    ) -> None:
+        self.refused = refused
+        self.raw_body = raw_body
+        self.body = body
 
 
 def screen(event: dict[str, Any], verifier: SignatureVerifier) -> dict[str, Any] | None:
