@@ -183,15 +183,17 @@ def handler_in_scope(event_name: str, event_services: tuple[str, ...]) -> bool:
 
 class ScopedSession(botocore.session.Session):
     """botocore's ``Session`` with only the built-in handlers :func:`handler_in_scope` keeps,
-    registered as botocore registers them (``Session._register_builtin_handlers``)."""
+    registered where and as botocore registers them (``Session._register_builtin_handlers``,
+    called before the session's initializers: Powertools registers one)."""
 
     def __init__(self, event_services: tuple[str, ...], **kwargs: Any) -> None:
-        super().__init__(include_builtin_handlers=False, **kwargs)
         self.event_services = event_services
-        events = self._events  # type: ignore[attr-defined]  # botocore's own attribute
+        super().__init__(**kwargs)
+
+    def _register_builtin_handlers(self, events: Any) -> None:
         for spec in handlers.BUILTIN_HANDLERS:
             event_name, handler = spec[0], spec[1]
-            if not handler_in_scope(event_name, event_services):
+            if not handler_in_scope(event_name, self.event_services):
                 continue
             if len(spec) == 2:
                 self.register(event_name, handler)

@@ -297,3 +297,22 @@ def test_clients_register_what_boto3s_clients_register(service: str) -> None:
             )
         )
     )
+
+
+def test_session_initializers_run_after_the_built_in_handlers_as_in_botocore() -> None:
+    """Powertools registers a ``request-created`` handler through botocore's session
+    initializers; it must come after botocore's built-in one there, as in botocore's session."""
+
+    def added(**_: Any) -> None: ...
+
+    def initializer(session: botocore.session.Session) -> None:
+        session.register("request-created", added)
+
+    botocore.register_initializer(initializer)
+    try:
+        scoped, full = new_session()._session, botocore.session.get_session()
+    finally:
+        botocore.unregister_initializer(initializer)
+    event = "request-created.dynamodb.PutItem"
+    assert _handlers(scoped, event) == _handlers(full, event)
+    assert _handlers(scoped, event)[-1] is added
