@@ -8,9 +8,10 @@ first client, which the interactions function builds before its first ack (Bolt'
 ``lambda:Invoke`` of the lazy listener).
 
 :class:`ScopedLoader` is botocore's ``Loader`` (same search paths, same files, same caches)
-except that it lists only :data:`SERVICES` and reads ``endpoints.json`` from
-``aws_endpoints.json`` beside this module: botocore's own file with each partition's
-``services`` cut to :data:`SERVICES` (by endpoint prefix), everything else as shipped. The
+except that it lists only :data:`LISTED` (:data:`SERVICES` and the credential providers'
+:data:`CREDENTIAL_SERVICES`) and reads ``endpoints.json`` from ``aws_endpoints.json`` beside
+this module: botocore's own file with each partition's ``services`` cut to :data:`LISTED` (by
+endpoint prefix), everything else as shipped. The
 endpoint data for these services is the same dict, so every client resolves exactly as
 before; the file counts as botocore's own (``is_builtin_path``), as it is (otherwise botocore
 would hand the legacy endpoint to the endpoint rule set as a custom endpoint). The file
@@ -36,8 +37,14 @@ from botocore.loaders import Loader, instance_cache
 # Every service a boto3 client is built for by bot/ (wiring: DynamoDB, Step Functions; Bolt's
 # lazy listener runner: Lambda; Powertools Parameters in bot.config builds its own SSM client).
 SERVICES: Final = ("dynamodb", "lambda", "stepfunctions")
+# Services botocore's credential and token providers build clients for from the same session:
+# STS (assume-role and web-identity profiles), SSO and SSO OIDC (SSO profiles), Sign-In
+# (``aws login`` profiles). Listed too (with botocore's own models), or such a profile would
+# fail with UnknownServiceError; on Lambda the credentials come from the environment.
+CREDENTIAL_SERVICES: Final = ("signin", "sso", "sso-oidc", "sts")
+LISTED: Final = SERVICES + CREDENTIAL_SERVICES
 # Their names in botocore's event names (the hyphenized ``serviceId``: Step Functions is "sfn").
-EVENT_SERVICES: Final = ("dynamodb", "lambda", "sfn")
+EVENT_SERVICES: Final = ("dynamodb", "lambda", "sfn", "signin", "sso", "sso-oidc", "sts")
 ENDPOINTS_FILE: Final = Path(__file__).with_name("aws_endpoints.json")
 MODELS_DIR: Final = Path(__file__).with_name("aws_models")
 _VERSION_KEY: Final = "x-botocore-version"  # not a key botocore reads
@@ -231,21 +238,21 @@ def builtin_endpoints() -> dict[str, Any]:
 
 def endpoints_file_text() -> str:
     """What ``aws_endpoints.json`` holds for the installed botocore."""
-    trimmed = trimmed_endpoints(builtin_endpoints(), endpoint_prefixes(SERVICES))
+    trimmed = trimmed_endpoints(builtin_endpoints(), endpoint_prefixes(LISTED))
     data = {_VERSION_KEY: botocore.__version__, **trimmed}
     return json.dumps(data, indent=1, sort_keys=True) + "\n"
 
 
 def new_session() -> boto3.session.Session:
     """A boto3 session like ``boto3.Session()`` (same configuration and credential chain), its
-    data loader scoped to :data:`SERVICES` (``AWS_DATA_PATH`` still honoured) and its built-in
+    data loader scoped to :data:`LISTED` (``AWS_DATA_PATH`` still honoured) and its built-in
     handlers to theirs (:class:`ScopedSession`)."""
     core = ScopedSession(EVENT_SERVICES)
     default = core.get_component("data_loader")  # cheap: only its search paths are computed
     core.register_component(
         "data_loader",
         ScopedLoader(
-            SERVICES,
+            LISTED,
             extra_search_paths=list(default.search_paths),
             include_default_search_paths=False,
         ),

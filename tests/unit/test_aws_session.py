@@ -12,12 +12,12 @@ import boto3
 import botocore
 import pytest
 from botocore.config import Config
-from botocore.exceptions import UnknownServiceError
+from botocore.exceptions import EndpointConnectionError, UnknownServiceError
 from botocore.loaders import Loader
 from botocore.regions import EndpointResolver
 
 from bot import aws_session, wiring
-from bot.aws_session import SERVICES, ScopedLoader, endpoints_file_text, new_session
+from bot.aws_session import LISTED, SERVICES, ScopedLoader, endpoints_file_text, new_session
 
 # One region per partition, and a configuration that changes endpoints (FIPS + dual-stack).
 REGIONS = ("us-east-1", "eu-west-1", "cn-north-1", "us-gov-west-1", "us-iso-east-1")
@@ -40,13 +40,13 @@ def test_the_trimmed_endpoints_file_is_botocores_own_for_the_installed_version()
 
 def test_every_region_of_every_partition_resolves_as_with_botocores_full_file() -> None:
     full = aws_session.builtin_endpoints()
-    scoped = ScopedLoader(SERVICES).load_data("endpoints")
+    scoped = ScopedLoader(LISTED).load_data("endpoints")
     assert len(json.dumps(scoped)) < len(json.dumps(full)) / 20
     ours, theirs = EndpointResolver(scoped), EndpointResolver(full)
     checked = 0
     for partition in full["partitions"]:
         for region in partition["regions"]:
-            for service in aws_session.endpoint_prefixes(SERVICES):
+            for service in aws_session.endpoint_prefixes(LISTED):
                 for variant in ([], ["fips"], ["dualstack"]):
                     assert ours.construct_endpoint(
                         service, region, use_fips_endpoint="fips" in variant
@@ -58,7 +58,7 @@ def test_every_region_of_every_partition_resolves_as_with_botocores_full_file() 
     assert "states" in aws_session.endpoint_prefixes(SERVICES)  # stepfunctions' key there
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", LISTED)
 def test_clients_are_configured_exactly_as_boto3s_own(service: str) -> None:
     ours, theirs = new_session(), boto3.session.Session()
     for region in REGIONS:
@@ -92,11 +92,13 @@ def test_the_first_client_does_not_scan_botocores_data_directory(
     monkeypatch.setattr(wiring, "_session", None)  # a new process's first client
     client = wiring.lambda_client()
     assert client.meta.service_model.service_name == "lambda"  # built now
-    assert 0 < len(listed) <= 4 * len(SERVICES), listed  # boto3.client: ~900
+    assert 0 < len(listed) <= 4 * len(LISTED), listed  # boto3.client: ~900
 
 
 def test_a_client_for_another_service_is_refused_by_name() -> None:
-    with pytest.raises(UnknownServiceError, match="dynamodb, lambda, stepfunctions"):
+    with pytest.raises(
+        UnknownServiceError, match="dynamodb, lambda, signin, sso, sso-oidc, stepfunctions, sts"
+    ):
         new_session().client("sqs")
 
 
@@ -236,7 +238,7 @@ _EVENTS_OF_OTHERS = (
 
 
 @pytest.mark.parametrize(
-    ("service", "event_service"), list(zip(SERVICES, aws_session.EVENT_SERVICES, strict=True))
+    ("service", "event_service"), list(zip(LISTED, aws_session.EVENT_SERVICES, strict=True))
 )
 def test_every_event_of_our_clients_has_botocores_handlers(
     service: str, event_service: str
@@ -265,7 +267,7 @@ def _names(handlers: list[Any]) -> list[str]:
     return [getattr(h, "__qualname__", type(h).__qualname__) for h in handlers]
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", LISTED)
 def test_clients_register_what_boto3s_clients_register(service: str) -> None:
     """Retries, endpoint rules, checksums, signing: a client's own handlers are the same."""
     ours = new_session().client(service, config=Config(retries={"mode": "standard"}))  # type: ignore[call-overload]
@@ -317,3 +319,29 @@ def test_session_initializers_run_after_the_built_in_handlers_as_in_botocore() -
     event = "request-created.dynamodb.PutItem"
     assert _names(_handlers(scoped, event)) == _names(_handlers(full, event))
     assert _handlers(scoped, event)[-1] is added
+
+
+def test_an_assume_role_profile_gets_its_sts_client(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """botocore's assume-role provider builds an STS client from the same session: the call
+    goes to STS (here: nothing listens there) instead of failing on an unknown service."""
+    config = tmp_path / "config"
+    config.write_text(
+        "[profile base]\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = x\n"
+        "[profile role]\nrole_arn = arn:aws:iam::123456789012:role/r\nsource_profile = base\n",
+        encoding="utf-8",
+    )
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_PROFILE", "role")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # discard: refused at once
+    called: list[str] = []
+    session = new_session()
+    session.events.register("before-call.sts", lambda **kw: called.append(kw["model"].name))
+    client = session.client("dynamodb", config=Config(retries={"max_attempts": 1}))
+    with pytest.raises(EndpointConnectionError):
+        client.list_tables()
+    assert called == ["AssumeRole"]
