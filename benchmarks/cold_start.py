@@ -3,6 +3,11 @@
     python -m benchmarks.cold_start              # 9 runs of each kind (interleaved)
     python -m benchmarks.cold_start --runs 15
     python -m benchmarks.cold_start --importtime # also: where the handlers' import time goes
+    python -m benchmarks.cold_start --baseline /tmp/old  # before/after, interleaved in one run
+
+``--baseline DIR`` runs every kind also from another tree (e.g. ``git archive <commit> | tar -x
+-C DIR``), interleaved run by run with this one, against the same moto, stand-in and events:
+each tree's table and ratios, then this tree's medians against the baseline's.
 
 Every run is a new interpreter (``sys.executable -c ...``), like a new Lambda execution
 environment. Each child reads its event before its clock starts and reports:
@@ -209,8 +214,9 @@ def run_child(
     tmp: Path,
     *,
     flags: tuple[str, ...] = (),
+    tree: Path = ROOT,
 ) -> tuple[dict[str, Any], str]:
-    """One fresh interpreter; returns its report and its stderr."""
+    """One fresh interpreter importing from ``tree``; returns its report and its stderr."""
     args = [*SPAWN, sys.executable, *flags, "-c", script(variant.body)]
     if event is not None:
         path = tmp / f"{variant.function}-event.json"
@@ -218,7 +224,7 @@ def run_child(
         args.append(str(path))
     done = subprocess.run(
         args,
-        cwd=ROOT,
+        cwd=tree,
         env=child_env(variant, tmp),
         capture_output=True,
         text=True,
@@ -324,20 +330,27 @@ def keep_stdlib_bytecode(pyc: Path) -> None:
         shutil.copytree(source, pyc / STDLIB_ONLY / relative, dirs_exist_ok=True)
 
 
-def measure(fixture: Fixture, tmp: Path, runs: int) -> dict[str, list[dict[str, Any]]]:
-    """Interleaved runs (drift hits every kind alike), after one discarded run of each."""
-    samples: dict[str, list[dict[str, Any]]] = defaultdict(list)
+def measure(
+    fixture: Fixture, tmp: Path, runs: int, trees: dict[str, Path]
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Interleaved runs (drift hits every kind and tree alike), after one discarded run of each.
+
+    Returns tree label -> kind -> reports."""
+    samples: dict[str, dict[str, list[dict[str, Any]]]] = {t: defaultdict(list) for t in trees}
     ordered = sorted(VARIANTS.values(), key=lambda v: not v.bytecode)
     for index, variant in enumerate(ordered):
         if not variant.bytecode and ordered[index - 1].bytecode:
             keep_stdlib_bytecode(tmp)
-        run_child(variant, fixture.event(variant), tmp)
+        for tree in trees.values():
+            run_child(variant, fixture.event(variant), tmp, tree=tree)
     for round_ in range(runs):
         for name, variant in VARIANTS.items():
             if not variant.bytecode and round_ >= NO_BYTECODE_RUNS:
                 continue  # about a second each, and only informational
-            report, _ = run_child(variant, fixture.event(variant), tmp)
-            samples[name].append(report)
+            labels = list(trees) if round_ % 2 == 0 else list(reversed(trees))
+            for label in labels:
+                report, _ = run_child(variant, fixture.event(variant), tmp, tree=trees[label])
+                samples[label][name].append(report)
     return samples
 
 
@@ -355,10 +368,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=9, help="runs of each kind (at least 5)")
     parser.add_argument("--importtime", action="store_true", help="show import-time hot spots")
     parser.add_argument("--top", type=int, default=20)
+    parser.add_argument(
+        "--baseline", type=Path, help="another tree to run interleaved with this one"
+    )
     args = parser.parse_args(argv)
     runs = max(5, args.runs)
+    trees = {"this tree": ROOT}
+    if args.baseline is not None:
+        trees = {"baseline": args.baseline.resolve(), "this tree": ROOT}
 
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}; load average before: {load_average()}")
     started = time.perf_counter()
     with local_stack() as stack, tempfile.TemporaryDirectory() as tmpdir:
         import boto3
@@ -370,14 +389,49 @@ def main(argv: list[str] | None = None) -> int:
         queues = create_queues(boto3.client("sqs"), name="VerificationQueue")
         fixture = Fixture(stack.slack, queues.arn)
         stack.slack.reset_calls()
-        samples = measure(fixture, tmp, runs)
+        samples = measure(fixture, tmp, runs, trees)
         auth_tests = len(stack.slack.calls("auth.test"))
-        clicks = sum(len(r) for n, r in samples.items() if VARIANTS[n].function == "interactions")
+        clicks = sum(
+            len(r)
+            for tree in samples.values()
+            for n, r in tree.items()
+            if VARIANTS[n].function == "interactions"
+        )
         if args.importtime:
             for name in ("interactions", "notifier"):
                 import_profile(name, fixture, tmp, args.top)
 
-    print(f"\ncold start: fresh processes, interpreter start excluded; {runs} runs each")
+    medians: dict[str, dict[str, float]] = {}
+    for label, tree_samples in samples.items():
+        print(f"\n[{label}: {trees[label]}]")
+        medians[label] = report(tree_samples, runs)
+    if len(trees) > 1:
+        print("\nthis tree against the baseline (medians, same run, interleaved):")
+        for name in MAIN:
+            before, after = medians["baseline"][name], medians["this tree"][name]
+            print(f"  {name:<14} {ms(before):>9} -> {ms(after):>9}  ({after / before:.2f}x)")
+    print(f"auth.test calls during {clicks} cold clicks (+ discarded runs): {auth_tests}")
+    print(f"load average after: {load_average()}")
+    print(f"took {time.perf_counter() - started:.0f} s")
+    return (
+        0
+        if all(
+            answered(name, reports) for tree in samples.values() for name, reports in tree.items()
+        )
+        else 1
+    )
+
+
+def load_average() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def report(samples: dict[str, list[dict[str, Any]]], runs: int) -> dict[str, float]:
+    """Print one tree's table and ratios; return its medians."""
+    print(f"cold start: fresh processes, interpreter start excluded; {runs} runs each")
     print(f"  {'':<30} {'runs':>4} {'best':>9} {'median':>9} {'import':>9} {'1st event':>9}")
     best: dict[str, float] = {}
     mid: dict[str, float] = {}
@@ -407,9 +461,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{ms(mid['floor, no .pyc'])}, interactions {ms(mid['interactions, no .pyc'])} "
         f"({nopyc:.1f}x the same with bytecode)"
     )
-    print(f"auth.test calls during {clicks} cold clicks (+ discarded runs): {auth_tests}")
-    print(f"took {time.perf_counter() - started:.0f} s")
-    return 0 if all(answered(name, reports) for name, reports in samples.items()) else 1
+    return mid
 
 
 if __name__ == "__main__":

@@ -6,6 +6,12 @@ twice — most of a warm ack's time. :class:`LambdaListenerRunner` builds the la
 just what the re-invocation reads. Relies on Bolt internals (``App._listener_runner``,
 ``ThreadListenerRunner._build_lazy_request``) of the pinned slack-bolt 1.30.0: recheck on
 upgrade (benchmarks/ack.py measures the difference; tests/functional covers the behaviour).
+
+The pre-Bolt screen (:func:`screen_request`) parses the form and the interaction payload to
+check their shape; :class:`ScreenedRequestHandler` hands Bolt that parse (:func:`bolt_body`)
+instead of letting it parse the same body again (urllib's ``parse_qsl`` decodes a click's
+hundreds of ``%XX`` escapes one at a time). Bolt still verifies the signature of the raw body
+itself; only its body parse is skipped, and only where the screen's parse is exactly Bolt's.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from urllib.parse import parse_qs
 
 from slack_bolt import App, BoltRequest
 from slack_bolt.adapter.aws_lambda import SlackRequestHandler
+from slack_bolt.adapter.aws_lambda.handler import to_aws_response
 from slack_bolt.adapter.aws_lambda.lazy_listener_runner import LambdaLazyListenerRunner
 from slack_bolt.listener.thread_runner import ThreadListenerRunner
 from slack_sdk.signature import SignatureVerifier
@@ -52,11 +59,36 @@ def _header_names(event: dict[str, Any]) -> set[str]:
     return names
 
 
+class Screened:
+    """What :func:`screen_request` found: a refusal, or the body Bolt would parse from the
+    request (None: let Bolt parse it, e.g. Slack's JSON URL check). A plain class: a
+    dataclass costs ~0.6 ms of the cold start to create."""
+
+    __slots__ = ("body", "raw_body", "refused")
+
+    def __init__(
+        self,
+        refused: dict[str, Any] | None = None,
+        *,
+        raw_body: str = "",
+        body: dict[str, Any] | None = None,
+    ) -> None:
+        self.refused = refused
+        self.raw_body = raw_body
+        self.body = body
+
+
 def screen(event: dict[str, Any], verifier: SignatureVerifier) -> dict[str, Any] | None:
+    """:func:`screen_request`'s refusal, or None."""
+    return screen_request(event, verifier).refused
+
+
+def screen_request(event: dict[str, Any], verifier: SignatureVerifier) -> Screened:
     """Refuse what Slack did not send before Bolt parses anything: 401 unless the request is
     signed with the signing secret within Slack's 5-minute window, 400 if a signed body is not
     shaped like a Slack request or carries Bolt's internal lazy-listener headers without being
-    this function's own re-invocation. None lets the request through to Bolt.
+    this function's own re-invocation. Otherwise the request goes on to Bolt, with the body
+    parsed here (:func:`bolt_body`).
 
     Bolt parses the body before it checks the signature, and slack_sdk's verifier raises on
     some malformed headers: either would answer a forged request with a 500.
@@ -66,12 +98,21 @@ def screen(event: dict[str, Any], verifier: SignatureVerifier) -> dict[str, Any]
     }
     body = event.get("body") or ""
     if not isinstance(body, str):
-        return _UNSIGNED
+        return Screened(_UNSIGNED)
     if event.get("isBase64Encoded"):
         try:
             body = base64.b64decode(body, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
-            return _UNSIGNED
+            return Screened(_UNSIGNED)
+    refused = _refusal(event, body, headers, verifier)
+    if refused is not None:
+        return Screened(refused)
+    return _shape(body, headers.get("content-type", ""))
+
+
+def _refusal(
+    event: dict[str, Any], body: str, headers: dict[str, str], verifier: SignatureVerifier
+) -> dict[str, Any] | None:
     timestamp = headers.get("x-slack-request-timestamp", "")
     signature = headers.get("x-slack-signature", "")
     try:
@@ -82,26 +123,50 @@ def screen(event: dict[str, Any], verifier: SignatureVerifier) -> dict[str, Any]
         return _UNSIGNED
     if not self_invocation(event) and _header_names(event) & LAZY_HEADERS:
         return _malformed("x-slack-bolt-lazy-* headers are internal to the app")
-    return _shape_problem(body, headers.get("content-type", ""))
+    return None
 
 
-def _shape_problem(body: str, content_type: str) -> dict[str, Any] | None:
+def _shape(body: str, content_type: str) -> Screened:
     if "json" in content_type:
         # The app subscribes to no Events API events: only Slack's URL check comes as JSON.
         data = _json(body)
         if not isinstance(data, dict) or data.get("type") != "url_verification":
-            return _malformed("this app receives no events")
-        return None
+            return Screened(_malformed("this app receives no events"))
+        return Screened(raw_body=body)
     form = parse_form(body)
-    if "ssl_check" in form:
-        return None
-    if "command" in form:
-        user = (form.get("user_id") or [""])[0]
-        return None if user else _malformed("the slash command names no user")
+    if "ssl_check" not in form and "command" in form and not (form.get("user_id") or [""])[0]:
+        return Screened(_malformed("the slash command names no user"))
+    if "ssl_check" in form or "command" in form:
+        return Screened(raw_body=body, body=bolt_body(body, content_type, form))
     if "payload" not in form:
-        return _malformed("neither an interaction nor a slash command")
-    problem = _payload_problem(_json(form["payload"][0]))
-    return _malformed(problem) if problem else None
+        return Screened(_malformed("neither an interaction nor a slash command"))
+    if len(form["payload"]) != 1:
+        # Bolt would act on the last one: the screen checks the one there is.
+        return Screened(_malformed("more than one payload"))
+    payload = _json(form["payload"][0])
+    problem = _payload_problem(payload)
+    if problem:
+        return Screened(_malformed(problem))
+    return Screened(raw_body=body, body=bolt_body(body, content_type, form, payload))
+
+
+def bolt_body(
+    body: str, content_type: str, form: dict[str, list[str]], payload: Any = None
+) -> dict[str, Any] | None:
+    """What Bolt's own parse of ``body`` (``slack_bolt.request.internals.parse_body``, 1.30.0)
+    returns, from the screen's parse of it (``form``, :func:`parse_form`'s; ``payload``, its
+    ``payload`` field parsed): the interaction payload, or the form's fields (their last
+    values). None where that is not certainly Bolt's answer: Bolt then parses the body itself.
+    """
+    if not body or "json" in content_type or body.startswith("{"):
+        return None  # Bolt reads it as JSON
+    if "payload" in body:
+        # Bolt looks for the text "payload" anywhere in the body (a slash command whose text
+        # says "payload" included) and answers {} when no field has that name: left to Bolt,
+        # as is a body with several (Bolt reads the last).
+        one = len(form.get("payload", ())) == 1
+        return payload if one and isinstance(payload, dict) else None
+    return {name: values[-1] for name, values in form.items()}
 
 
 _OBJECTS: Final = ("user", "channel", "team", "enterprise", "container", "message", "state")
@@ -211,13 +276,69 @@ class LambdaListenerRunner(ThreadListenerRunner):
         return lazy
 
 
-def lambda_request_handler(app: App, *, lambda_client: Any = None) -> SlackRequestHandler:
+def screened_bolt_request(
+    event: dict[str, Any], raw_body: str, body: dict[str, Any]
+) -> BoltRequest:
+    """The ``BoltRequest`` Bolt's Lambda adapter builds from ``event`` (``to_bolt_request``,
+    slack-bolt 1.30.0: the same raw body, headers, cookies, query and context), its body the
+    screen's parse instead of Bolt's second one.
+
+    ``BoltRequest`` takes a parsed body only in Socket Mode (where it keeps no raw body); the
+    request is built that way, then given the raw body and HTTP mode back, so that Bolt's
+    signature check verifies the raw body as for any HTTP request.
+    """
+    cookies = event.get("cookies") or []
+    if not cookies:  # payload format 1.0
+        multi = event.get("multiValueHeaders") or {}
+        cookies = multi.get("cookie") or multi.get("Cookie") or []
+    headers = event.get("headers", {})
+    headers["cookie"] = cookies  # as Bolt's adapter does (the lazy re-invocation carries it)
+    request = BoltRequest(
+        body=body,
+        query=event.get("queryStringParameters", {}),
+        headers=headers,
+        mode="socket_mode",
+    )
+    request.raw_body = raw_body
+    request.mode = "http"
+    return request
+
+
+class ScreenedRequestHandler(SlackRequestHandler):
+    """Bolt's Lambda adapter, given the screen's parse of the body (:func:`screen_request`).
+
+    ``handle_screened`` dispatches a POST (this function's own lazy re-invocation included)
+    as ``SlackRequestHandler.handle`` does, with the request from
+    :func:`screened_bolt_request`; anything else, or a body the screen did not parse as Bolt
+    would, goes to ``handle``.
+    """
+
+    def handle_screened(
+        self, event: dict[str, Any], context: Any, screened: Screened
+    ) -> dict[str, Any]:
+        request_context = event.get("requestContext", {})  # as Bolt reads the method
+        method = request_context.get("http", {}).get("method")
+        if method is None:
+            method = request_context.get("httpMethod")
+        if screened.body is None or method not in ("POST", "NONE"):
+            handled: dict[str, Any] = self.handle(event, context)  # type: ignore[no-untyped-call]
+            return handled
+        request = screened_bolt_request(event, screened.raw_body, screened.body)
+        if method == "POST":
+            request.context["aws_lambda_function_name"] = context.function_name
+            request.context["aws_lambda_invoked_function_arn"] = context.invoked_function_arn
+            request.context["lambda_request"] = event
+        response: dict[str, Any] = to_aws_response(self.app.dispatch(request))
+        return response
+
+
+def lambda_request_handler(app: App, *, lambda_client: Any = None) -> ScreenedRequestHandler:
     """Bolt's Lambda adapter for ``app``, its listeners run by :class:`LambdaListenerRunner`
     (the same handlers, executor and lazy runner as Bolt built).
 
     ``lambda_client`` is the Lambda client the lazy runner invokes the function with (Bolt
     builds ``boto3.client("lambda")`` on the first lazy listener when it is None)."""
-    handler = SlackRequestHandler(app)  # installs LambdaLazyListenerRunner
+    handler = ScreenedRequestHandler(app)  # installs LambdaLazyListenerRunner
     runner = app._listener_runner
     if lambda_client is not None and isinstance(
         runner.lazy_listener_runner, LambdaLazyListenerRunner

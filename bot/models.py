@@ -16,7 +16,6 @@ Parsing happens in two steps so that the task token never travels inside an exce
 from __future__ import annotations
 
 import base64
-import difflib
 import hashlib
 import json
 import math
@@ -597,6 +596,8 @@ def _check_keys(raw: Mapping[str, Any]) -> None:
     unknown = sorted(k for k in raw if k not in _SPEC_KEYS)
     if not unknown:
         return
+    import difflib  # here: only a request with a typo needs it (~0.6 ms at import)
+
     hints = []
     for key in unknown:
         close = difflib.get_close_matches(key, _SPEC_KEYS, n=1)

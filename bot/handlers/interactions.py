@@ -1,6 +1,7 @@
 """Interactions Lambda: Slack's Request URL for buttons, modals and ``/approvals``.
 
-API Gateway HTTP API (payload v2) → Bolt's ``SlackRequestHandler``. Bolt verifies the
+API Gateway HTTP API (payload v2) → the pre-Bolt screen (``bot.lambda_bolt.screen_request``)
+→ Bolt's ``SlackRequestHandler``, given the screen's parse of the body. Bolt verifies the
 signature (and Slack's 5-minute window) before any listener runs: a bad or stale request
 gets 401 and changes nothing. Listeners ack at once; decisions run in lazy listeners, which
 re-invoke this function asynchronously (it needs ``lambda:InvokeFunction`` on itself).
@@ -19,7 +20,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot.config import load_settings
 from bot.handlers.metrics import DecisionMetrics, handler_metrics, slack_api_error
 from bot.handlers.tracing import traced, tracer_if_enabled
-from bot.lambda_bolt import lambda_request_handler, screen
+from bot.lambda_bolt import lambda_request_handler, screen_request
 from bot.log_secrecy import install as install_log_secrecy
 from bot.slack_app import build_app
 from bot.wiring import build_service, lambda_client, slack_client
@@ -47,8 +48,8 @@ verifier = SignatureVerifier(signing_secret)
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @traced(tracer)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    refused = screen(event, verifier)
-    if refused is not None:
-        return refused
-    response: dict[str, Any] = slack_handler.handle(event, context)  # type: ignore[no-untyped-call]
-    return response
+    screened = screen_request(event, verifier)
+    if screened.refused is not None:
+        return screened.refused
+    # Bolt gets the screen's parse of the body; it still verifies the signature itself.
+    return slack_handler.handle_screened(event, context, screened)
