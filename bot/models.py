@@ -534,8 +534,7 @@ def parse_request(envelope: Envelope, *, default_channel: str | None) -> Approva
             'pass "Execution.$": "$$.Execution.Id")'
         )
     payload = envelope.payload
-    raw_spec = payload.get("approval") if isinstance(payload, dict) else None
-    spec = _parse_spec(raw_spec) if raw_spec is not None else ApprovalSpec()
+    spec = spec_of_payload(payload)
     channel = spec.channel or default_channel
     if channel is None:
         raise InvalidApprovalRequest(
@@ -770,6 +769,13 @@ def _parse_inputs(raw: Mapping[str, Any]) -> tuple[InputField, ...]:
     if len(set(names)) != len(names):
         raise _fail("inputs", "must not repeat a name")
     return fields
+
+
+def spec_of_payload(payload: Any) -> ApprovalSpec:
+    """The payload's ``approval`` object, parsed (the empty spec when there is none): the
+    request's own, and what the store reads back from the payload it kept."""
+    raw = payload.get("approval") if isinstance(payload, dict) else None
+    return _parse_spec(raw) if raw is not None else ApprovalSpec()
 
 
 def _parse_spec(raw: Any) -> ApprovalSpec:

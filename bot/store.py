@@ -30,9 +30,9 @@ from bot.models import (
     InvalidApprovalRequest,
     Status,
     TaskToken,
-    _parse_spec,  # the request parser's own: the spec read back is the one that was posted
     format_time,
     parse_time,
+    spec_of_payload,  # the request parser's own: the spec read back is the one that was posted
 )
 
 if TYPE_CHECKING:
@@ -180,8 +180,7 @@ def stored_spec(item: Mapping[str, Any]) -> ApprovalSpec:
 def _spec(item: Mapping[str, Any], payload: Any) -> ApprovalSpec:
     if "spec" in item:  # the older format
         return ApprovalSpec.from_dict(json.loads(item["spec"]["S"]))
-    raw = payload.get("approval") if isinstance(payload, dict) else None
-    return _parse_spec(raw) if raw is not None else ApprovalSpec()
+    return spec_of_payload(payload)
 
 
 def approval_from_item(item: Mapping[str, Any]) -> Approval:
