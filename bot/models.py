@@ -42,6 +42,8 @@ MAX_LINKS: Final = 10
 MAX_URL_CHARS: Final = 1000
 MAX_APPROVERS: Final = 50
 MAX_PAYLOAD_PREVIEW_CHARS: Final = 2800  # code block of the raw payload, below the 3000 cap
+MAX_GROUP_KEY_CHARS: Final = 200  # approval.group: the workflow author's key for one message
+NOTIFY_CHOICES: Final = ("channel", "dm", "both")
 
 # Public (C…) and private (C…, G…) channels. Not direct messages (D…): the app's manifest asks
 # for no im:* scope, so it could neither post there nor tell who may see them.
@@ -274,6 +276,21 @@ class ApprovalSpec:
     escalate_to: tuple[str, ...] = ()
     inputs: tuple[InputField, ...] = ()
     risk: Literal["normal", "high"] = "normal"
+    # Where the request is shown: the channel (default), a direct message to each approver,
+    # or both. The channel still decides who may see it (/approvals, the Home tab).
+    notify: Literal["channel", "dm", "both"] = "channel"
+    # Requests with the same group key in the same channel share one message.
+    group: str | None = None
+
+    @property
+    def dms(self) -> bool:
+        """Each approver gets a direct message copy."""
+        return self.notify in ("dm", "both")
+
+    @property
+    def in_channel(self) -> bool:
+        """The request is posted in its channel."""
+        return self.notify in ("channel", "both")
 
     @property
     def needs_form(self) -> bool:
@@ -300,6 +317,8 @@ class ApprovalSpec:
             "escalate_to": list(self.escalate_to),
             "inputs": [field.to_dict() for field in self.inputs],
             "risk": self.risk,
+            "notify": None if self.notify == "channel" else self.notify,
+            "group": self.group,
         }
         return {key: value for key, value in out.items() if value not in (None, [])}
 
@@ -324,6 +343,8 @@ class ApprovalSpec:
             escalate_to=tuple(data.get("escalate_to", ())),
             inputs=tuple(InputField.from_dict(f) for f in data.get("inputs", ())),
             risk=data.get("risk", "normal"),
+            notify=data.get("notify", "channel"),
+            group=data.get("group"),
         )
 
 
@@ -481,6 +502,8 @@ _SPEC_KEYS: Final = (
     "escalate_to",
     "inputs",
     "risk",
+    "notify",
+    "group",
 )
 _INPUT_KEYS: Final = ("name", "label", "type", "required", "options", "multiline", "min", "max")
 
@@ -804,9 +827,18 @@ def _parse_spec(raw: Any) -> ApprovalSpec:
         escalate_to=_parse_approvers(raw, "escalate_to"),
         inputs=_parse_inputs(raw),
         risk=_parse_choice(raw, "risk", ("normal", "high")),
+        notify=_parse_choice(raw, "notify", NOTIFY_CHOICES),
+        group=_parse_group(raw),
     )
     _check_enough_approvers(spec)
     return spec
+
+
+def _parse_group(raw: Mapping[str, Any]) -> str | None:
+    group = _opt_str(raw, "group", MAX_GROUP_KEY_CHARS)
+    if group is not None and not group.isprintable():
+        raise _fail("group", "must not contain control characters")
+    return group
 
 
 def people(count: int) -> str:

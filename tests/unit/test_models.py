@@ -125,11 +125,34 @@ def test_unprocessable_error_never_contains_the_body() -> None:
         ({"approval": {"expires_at": "tomorrow"}}, "ISO 8601"),
         ({"approval": {"expires_at": "2026-12-01T10:00:00"}}, "timezone"),
         ({"approval": {"title": "  "}}, "must not be empty"),
+        ({"approval": {"notify": "email"}}, "notify must be one of channel, dm, both"),
+        ({"approval": {"group": 7}}, "approval.group must be a string"),
+        ({"approval": {"group": "g" * 201}}, "at most 200"),
+        ({"approval": {"group": "batch\n1"}}, "control characters"),
     ],
 )
 def test_invalid_approval_objects_say_what_is_wrong(payload: object, message: str) -> None:
     with pytest.raises(InvalidApprovalRequest, match=message):
         parse(body(payload))
+
+
+def test_notify_and_group_are_parsed_and_kept() -> None:
+    request = parse(body({"approval": {"notify": "both", "group": "run-7/batch A"}}))
+    assert (request.spec.notify, request.spec.group) == ("both", "run-7/batch A")
+    assert request.spec.dms
+    assert request.spec.in_channel
+    assert ApprovalSpec.from_dict(request.spec.to_dict()) == request.spec
+    dm_only = parse(body({"approval": {"notify": "dm"}})).spec
+    assert dm_only.dms
+    assert not dm_only.in_channel
+    default = parse(body({"approval": {}})).spec
+    assert (default.notify, default.group, default.dms, default.in_channel) == (
+        "channel",
+        None,
+        False,
+        True,
+    )
+    assert "notify" not in default.to_dict()
 
 
 def test_missing_payload_and_bad_execution_are_invalid() -> None:
