@@ -379,6 +379,16 @@ class ApprovalRequest:
 
 
 @dataclass(frozen=True)
+class MessageCopy:
+    """A direct-message copy of a request (``approval.notify`` dm/both): the approver it went
+    to, and the IM channel (D…) and ts of the message, for ``chat.update`` and thread replies."""
+
+    user: str
+    channel: str
+    ts: str
+
+
+@dataclass(frozen=True)
 class Approval:
     """A stored approval, as the decision path and the renderers see it."""
 
@@ -399,6 +409,18 @@ class Approval:
     escalated_at: datetime | None = None
     requester_id: str | None = None  # the requester's user id, resolved when it was posted
     eligible_approvers: int | None = None  # set when fewer could approve than it needs
+    # The direct-message copies posted so far (notify dm/both). With notify "dm" there is no
+    # channel message: ``ts`` stays None, and ``channel`` still decides who may see it.
+    copies: tuple[MessageCopy, ...] = ()
+
+    def messages(self) -> tuple[tuple[str, str], ...]:
+        """Every message showing this request, as (channel, ts): the channel post (if any)
+        and each direct-message copy."""
+        channel = ((self.channel, self.ts),) if self.ts is not None else ()
+        return channel + tuple((c.channel, c.ts) for c in self.copies)
+
+    def copy_for(self, user: str) -> MessageCopy | None:
+        return next((c for c in self.copies if c.user == user), None)
 
     @property
     def requester(self) -> str | None:

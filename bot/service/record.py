@@ -1,4 +1,5 @@
-"""What every change leaves behind: a line in the audit trail and the channel message redrawn.
+"""What every change leaves behind: a line in the audit trail and every copy of the message
+redrawn (the channel message and each direct-message copy).
 
 Both are best effort: a failing audit write or ``chat.update`` is logged and never undoes
 the change that caused it.
@@ -47,19 +48,23 @@ class Recorder:
             log.error("audit write failed", extra={"event": event, "error": str(exc)})
 
     def refresh(self, approval: Approval) -> None:
-        """Re-render the channel message for the approval's current state (best effort)."""
-        if approval.ts is None:
-            return
-        try:
-            self._deps.slack.update(approval.channel, approval.ts, message_for(approval))
-        except (SlackUnavailable, SlackRejected) as exc:
-            log.warning("chat.update failed", extra={"error": str(exc)})
+        """Re-render every message of the approval for its current state: the channel message
+        and each direct-message copy, so no copy offers a dead button (best effort, each)."""
+        self._update_copies(approval)
+
+    def _update_copies(self, approval: Approval) -> None:
+        message = message_for(approval)
+        for channel, ts in approval.messages():
+            try:
+                self._deps.slack.update(channel, ts, message)
+            except (SlackUnavailable, SlackRejected) as exc:
+                log.warning("chat.update failed", extra={"error": str(exc)})
 
     def reply(self, approval: Approval, text: str) -> None:
-        """A reply in the request's thread (reminders, escalations; best effort)."""
-        if approval.ts is None:
-            return
-        try:
-            self._deps.slack.post_reply(approval.channel, approval.ts, text)
-        except (SlackUnavailable, SlackRejected) as exc:
-            log.warning("thread reply failed", extra={"error": str(exc)})
+        """A reply in the request's thread, in every copy (reminders, escalations; best
+        effort, each)."""
+        for channel, ts in approval.messages():
+            try:
+                self._deps.slack.post_reply(channel, ts, text)
+            except (SlackUnavailable, SlackRejected) as exc:
+                log.warning("thread reply failed", extra={"error": str(exc)})
