@@ -42,6 +42,7 @@ MAX_LINKS: Final = 10
 MAX_URL_CHARS: Final = 1000
 MAX_APPROVERS: Final = 50
 MAX_PAYLOAD_PREVIEW_CHARS: Final = 2800  # code block of the raw payload, below the 3000 cap
+MAX_DM_COPIES: Final = 25  # approval.notify dm/both: direct-message copies of one request, at most
 MAX_GROUP_KEY_CHARS: Final = 200  # approval.group: the workflow author's key for one message
 NOTIFY_CHOICES: Final = ("channel", "dm", "both")
 

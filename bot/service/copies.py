@@ -18,10 +18,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
 
 from bot.blocks import message_for
 from bot.models import (
+    MAX_DM_COPIES,
     USERGROUP_ID_RE,
     Approval,
     ApprovalSpec,
@@ -34,8 +34,6 @@ from bot.service.context import Deps
 from bot.store import StateConflict
 
 log = logging.getLogger(__name__)
-
-MAX_DM_COPIES: Final = 25  # direct-message copies of one request, at most
 
 
 class CopiesAbandoned(RuntimeError):

@@ -21,6 +21,7 @@ from datetime import datetime
 
 from bot.blocks import message_for
 from bot.models import (
+    MAX_DM_COPIES,
     Approval,
     ApprovalRequest,
     Envelope,
@@ -147,6 +148,8 @@ class RequestPoster:
             if not shown.copies and not request.spec.in_channel:
                 raise InvalidApprovalRequest("Slack refused the direct message to every approver")
         posted = self._mark_posted(request, owner, channel, ts, audience)
+        if len(posted.copies) >= MAX_DM_COPIES:
+            self._record.refresh(posted)  # every copy says that the copies were capped
         if found is not None:
             log.info("earlier post recovered", extra={"ts": found})
             return RequestOutcome.RECOVERED

@@ -7,9 +7,8 @@ import json
 
 import pytest
 
-from bot.models import Status, TaskToken, parse_envelope
+from bot.models import MAX_DM_COPIES, Status, TaskToken, parse_envelope
 from bot.service import ApprovalService, Policy, RequestOutcome, RetryLater, Verdict
-from bot.service.copies import MAX_DM_COPIES
 from bot.slack_gateway import SlackRejected, SlackUnavailable, UserInfo
 from tests.fakes import FakeClock, FakeSlack, FakeStore, FakeWorkflow
 
@@ -119,7 +118,11 @@ def test_copies_are_capped(world) -> None:
     slack.users.update({u: user(u) for u in many})
     submit(service, {"notify": "dm", "approvers": many})
     assert len(slack.posts) == MAX_DM_COPIES
-    assert len(store.get(aid()).copies) == MAX_DM_COPIES
+    stored = store.get(aid())
+    assert len(stored.copies) == MAX_DM_COPIES
+    for channel, ts in stored.messages():  # every copy says so
+        last = [u for u in slack.updates if (u["channel"], u["ts"]) == (channel, ts)][-1]
+        assert f"direct message to {MAX_DM_COPIES} people" in str(last["message"].blocks)
 
 
 def test_a_crash_after_some_copies_resumes_with_exactly_one_copy_each(world) -> None:
