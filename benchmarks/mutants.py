@@ -406,6 +406,25 @@ MUTATIONS: Final[tuple[Mutation, ...]] = (
         "an Execution ARN with < > | reaches the message and the console link",
         ["tests/unit/test_models.py", "tests/functional/test_mrkdwn_rule.py"],
     ),
+    # --- direct-message copies (approval.notify dm/both) --------------------------------------
+    _m(
+        "refresh-skips-copies",
+        "bot/service/record.py",
+        "message = message_for(approval)\n        for channel, ts in approval.messages():",
+        "message = message_for(approval)\n        for channel, ts in approval.messages()[:1]:",
+        "a decision, vote or expiry redraws only the first message: DM copies keep dead buttons",
+        ["tests/unit/test_service_copies.py"],
+        fast=True,
+    ),
+    _m(
+        "copy-lease",
+        STORE,
+        'condition = "#status = :posting AND lease_owner = :owner"',
+        'condition = "(#status = :posting OR attribute_exists(#status)) '
+        'AND (lease_owner = :owner OR attribute_exists(pk))"',
+        "a delivery that lost the posting lease still records its copy (two copies for a person)",
+        ["tests/functional/test_dm_copies.py"],
+    ),
     # --- the task token in logs ---------------------------------------------------------------
     _m(
         "redact-by-key",
