@@ -8,7 +8,7 @@ the change that caused it.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Final
 
 from bot.blocks import message_for, title_of
 from bot.models import Approval, AuditEvent
@@ -16,6 +16,8 @@ from bot.ports import SlackRejected, SlackUnavailable
 from bot.service.context import Deps
 
 log = logging.getLogger(__name__)
+
+SETTLE_ROUNDS: Final = 3  # redraws of one refresh while the approval keeps changing, at most
 
 
 class Recorder:
@@ -49,8 +51,27 @@ class Recorder:
 
     def refresh(self, approval: Approval) -> None:
         """Re-render every message of the approval for its current state: the channel message
-        and each direct-message copy, so no copy offers a dead button (best effort, each)."""
-        self._update_copies(approval)
+        and each direct-message copy, so no copy offers a dead button (best effort, each).
+
+        With direct-message copies, two changes at once (two votes, a vote and the decision)
+        each redraw several messages one after another, and the older state could land last
+        on some of them. So after drawing, the approval is read again: if it changed, it is
+        drawn again (at most :data:`SETTLE_ROUNDS` times). The last change's own drawing starts
+        after its write, so whoever drew an older state before sees the newer one here.
+        """
+        shown = approval
+        for _ in range(SETTLE_ROUNDS):
+            self._update_copies(shown)
+            if not shown.copies:
+                return  # one message: a single chat.update per change, as before
+            try:
+                current = self._deps.store.get(shown.approval_id)
+            except Exception as exc:  # best effort: the drawing stands
+                log.warning("re-reading after a redraw failed", extra={"error": str(exc)})
+                return
+            if message_for(current) == message_for(shown):
+                return
+            shown = current
 
     def _update_copies(self, approval: Approval) -> None:
         message = message_for(approval)

@@ -9,6 +9,7 @@ import pytest
 
 from bot.models import MAX_DM_COPIES, Status, TaskToken, parse_envelope
 from bot.service import ApprovalService, Policy, RequestOutcome, RetryLater, Verdict
+from bot.service.record import Recorder
 from bot.slack_gateway import SlackRejected, SlackUnavailable, UserInfo
 from tests.fakes import FakeClock, FakeSlack, FakeStore, FakeWorkflow
 
@@ -223,6 +224,19 @@ def test_expiry_reminders_and_escalation_reach_every_copy(world) -> None:
     assert {c.user for c in stored.copies} == {ANA, BO}
     assert {r["channel"] for r in slack.replies} == {"DU0ANA", "DU0BO"}
     service.expire_execution(ARN, "ABORTED")
+    for channel, ts in store.get(aid()).messages():
+        last = [u for u in slack.updates if (u["channel"], u["ts"]) == (channel, ts)][-1]
+        assert "actions" not in [b.get("type") for b in last["message"].blocks]
+
+
+def test_a_redraw_of_an_older_state_that_lands_last_is_drawn_again(world) -> None:
+    """Two changes at once: the older one's redraw reaches the copies after the newer one's.
+    The refresh reads the approval again and redraws: every copy ends showing the decision."""
+    service, store, _, slack, _ = world
+    submit(service, {"notify": "both", "approvers": [ANA, BO]})
+    before = store.get(aid())  # what a slower concurrent change rendered
+    assert service.decide(aid(), BO, "approved").verdict is Verdict.DECIDED
+    Recorder(service._deps).refresh(before)  # its redraw lands after the decision's
     for channel, ts in store.get(aid()).messages():
         last = [u for u in slack.updates if (u["channel"], u["ts"]) == (channel, ts)][-1]
         assert "actions" not in [b.get("type") for b in last["message"].blocks]
