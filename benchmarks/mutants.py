@@ -410,8 +410,8 @@ MUTATIONS: Final[tuple[Mutation, ...]] = (
     _m(
         "refresh-skips-copies",
         "bot/service/record.py",
-        "message = message_for(approval)\n        for channel, ts in approval.messages():",
-        "message = message_for(approval)\n        for channel, ts in approval.messages()[:1]:",
+        "for channel, ts in approval.messages():\n            try:\n                self._deps.slack.upd",
+        "for channel, ts in approval.messages()[:1]:\n            try:\n                self._deps.slack.upd",
         "a decision, vote or expiry redraws only the first message: DM copies keep dead buttons",
         ["tests/unit/test_service_copies.py"],
         fast=True,

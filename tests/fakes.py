@@ -314,6 +314,7 @@ class FakeSlack:
     crash_after_post: bool = False  # post succeeds, then the caller "crashes"
     history_unavailable: bool = False
     crash_after_nth_post: int = 0  # the Nth post from now succeeds, then the caller "crashes"
+    fail_update: list[Exception] = field(default_factory=list)  # raised by the next updates
     _ts: int = 0
 
     def post(self, channel: str, message: Message, *, approval_id: str) -> tuple[str, str]:
@@ -334,6 +335,8 @@ class FakeSlack:
         return channel, ts
 
     def update(self, channel: str, ts: str, message: Message) -> None:
+        if self.fail_update:
+            raise self.fail_update.pop(0)
         self.updates.append({"channel": channel, "ts": ts, "message": message})
 
     def find_post(self, channel: str, approval_id: str, *, since: datetime) -> str | None:

@@ -8,6 +8,7 @@ the change that caused it.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Final
 
 from bot.blocks import message_for, title_of
@@ -17,7 +18,10 @@ from bot.service.context import Deps
 
 log = logging.getLogger(__name__)
 
-SETTLE_ROUNDS: Final = 3  # redraws of one refresh while the approval keeps changing, at most
+SETTLE_ROUNDS: Final = 3  # drawings of one refresh while the approval keeps changing, at most
+# After a chat.update that failed (an update Slack may still apply late), wait before drawing
+# again. An update Slack applies later than that can still leave an older state on a copy.
+LATE_UPDATE_SECONDS: Final = 2.0
 
 
 class Recorder:
@@ -51,35 +55,45 @@ class Recorder:
 
     def refresh(self, approval: Approval) -> None:
         """Re-render every message of the approval for its current state: the channel message
-        and each direct-message copy, so no copy offers a dead button (best effort, each).
+        and each direct-message copy, so no copy offers a dead button (best effort).
 
-        With direct-message copies, two changes at once (two votes, a vote and the decision)
-        each redraw several messages one after another, and the older state could land last
-        on some of them. So after drawing, the approval is read again: if it changed, it is
-        drawn again (at most :data:`SETTLE_ROUNDS` times). The last change's own drawing starts
-        after its write, so whoever drew an older state before sees the newer one here.
+        Two changes at once (two votes, a vote and the decision) each redraw the messages, and
+        the older state could land last. So after drawing, the approval is read again: if it
+        changed, or a ``chat.update`` failed, it is drawn again (at most :data:`SETTLE_ROUNDS`
+        drawings; after a failure, :data:`LATE_UPDATE_SECONDS` later). The newest change's
+        own drawing starts after its write, so whoever drew an older state before that write
+        sees the newer one here.
         """
         shown = approval
         for _ in range(SETTLE_ROUNDS):
-            self._update_copies(shown)
-            if not shown.copies:
-                return  # one message: a single chat.update per change, as before
+            failed = self._update_copies(shown)
+            if failed:
+                # Slack may still apply an update whose answer was lost (a timeout): give it
+                # time to land before drawing over it.
+                time.sleep(LATE_UPDATE_SECONDS)
             try:
                 current = self._deps.store.get(shown.approval_id)
             except Exception as exc:  # best effort: the drawing stands
                 log.warning("re-reading after a redraw failed", extra={"error": str(exc)})
                 return
-            if message_for(current) == message_for(shown):
+            if not failed and message_for(current) == message_for(shown):
                 return
             shown = current
 
-    def _update_copies(self, approval: Approval) -> None:
+    def _update_copies(self, approval: Approval) -> int:
+        """``chat.update`` of every message; how many failed for now (Slack refusing one, e.g.
+        a deleted message, is not retried)."""
         message = message_for(approval)
+        failed = 0
         for channel, ts in approval.messages():
             try:
                 self._deps.slack.update(channel, ts, message)
-            except (SlackUnavailable, SlackRejected) as exc:
+            except SlackUnavailable as exc:
                 log.warning("chat.update failed", extra={"error": str(exc)})
+                failed += 1
+            except SlackRejected as exc:
+                log.warning("chat.update refused", extra={"error": str(exc)})
+        return failed
 
     def reply(self, approval: Approval, text: str) -> None:
         """A reply in the request's thread, in every copy (reminders, escalations; best

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from bot.models import MAX_DM_COPIES, Status, TaskToken, parse_envelope
-from bot.service import ApprovalService, Policy, RequestOutcome, RetryLater, Verdict
+from bot.service import ApprovalService, Policy, RequestOutcome, RetryLater, Verdict, record
 from bot.service.record import Recorder
 from bot.slack_gateway import SlackRejected, SlackUnavailable, UserInfo
 from tests.fakes import FakeClock, FakeSlack, FakeStore, FakeWorkflow
@@ -237,6 +237,17 @@ def test_a_redraw_of_an_older_state_that_lands_last_is_drawn_again(world) -> Non
     before = store.get(aid())  # what a slower concurrent change rendered
     assert service.decide(aid(), BO, "approved").verdict is Verdict.DECIDED
     Recorder(service._deps).refresh(before)  # its redraw lands after the decision's
+    for channel, ts in store.get(aid()).messages():
+        last = [u for u in slack.updates if (u["channel"], u["ts"]) == (channel, ts)][-1]
+        assert "actions" not in [b.get("type") for b in last["message"].blocks]
+
+
+def test_a_failed_update_of_one_copy_is_drawn_again(world, monkeypatch) -> None:
+    service, store, _, slack, _ = world
+    monkeypatch.setattr(record, "LATE_UPDATE_SECONDS", 0)
+    submit(service, {"notify": "dm", "approvers": [ANA, BO]})
+    slack.fail_update.append(SlackUnavailable("chat.update: timeout", maybe_done=True))
+    assert service.decide(aid(), BO, "approved").verdict is Verdict.DECIDED
     for channel, ts in store.get(aid()).messages():
         last = [u for u in slack.updates if (u["channel"], u["ts"]) == (channel, ts)][-1]
         assert "actions" not in [b.get("type") for b in last["message"].blocks]
