@@ -54,6 +54,11 @@ class Recorder:
             log.error("audit write failed", extra={"event": event, "error": str(exc)})
 
     def refresh(self, approval: Approval) -> None:
+        """The approval changed: redraw what shows it. The one place every change goes through
+        (decisions, votes, expiry, escalation); other views of an approval hook in here."""
+        self._draw_every_copy(approval)
+
+    def _draw_every_copy(self, approval: Approval) -> None:
         """Re-render every message of the approval for its current state: the channel message
         and each direct-message copy, so no copy offers a dead button (best effort).
 
@@ -65,8 +70,10 @@ class Recorder:
         sees the newer one here.
         """
         shown = approval
-        for _ in range(SETTLE_ROUNDS):
+        for drawing in range(1, SETTLE_ROUNDS + 1):
             failed = self._update_copies(shown)
+            if drawing == SETTLE_ROUNDS:
+                return
             if failed:
                 # Slack may still apply an update whose answer was lost (a timeout): give it
                 # time to land before drawing over it.
