@@ -210,3 +210,26 @@ def test_an_aborted_execution_redraws_every_dm_copy(
     context = LocalContext(function_name="expirations")
     assert expirations.handler(event, context) == {"expired": 1}
     assert [has_buttons(m) for m in every_copy(slack, approval_id, [ANA, CY])] == [False, False]
+
+
+def test_a_vote_in_a_dm_is_answered_in_that_dm_and_shown_on_every_copy(
+    aws: Aws, stack: ExampleStack, slack: SlackStandIn, notifier: ModuleType, interactions
+) -> None:
+    _, message = start(
+        aws, stack, "dm-vote", notify="both", approvers=[ANA, CY, EVE], required_approvals=2
+    )
+    assert invoke_notifier(notifier, stack, [message]) == {"batchItemFailures": []}
+    approval_id = approval_id_for(json.loads(message["Body"])["TaskToken"])
+    (dm,) = slack.dms(EVE)
+    im = slack.im_channel(EVE)
+    assert im is not None
+    interactions.slack.click(EVE, im, dm["ts"], Action.APPROVE)
+    interactions.wait()
+    answers = slack.ephemerals(user=EVE)
+    assert answers
+    assert {a["channel"] for a in answers} == {im}  # the answer is private, in her DM
+    copies = every_copy(slack, approval_id, [ANA, CY, EVE])
+    assert len(copies) == 4
+    for copy in copies:  # each copy shows her vote and still offers the buttons
+        assert "1 of 2 approvals" in json.dumps(copy["blocks"])
+        assert has_buttons(copy)
