@@ -48,6 +48,7 @@ class Recorder:
 
     def refresh(self, approval: Approval) -> None:
         """Re-render the channel message for the approval's current state (best effort)."""
+        self._deps.home_changed(approval)  # App Home tabs that show it (bot.service.home)
         if approval.ts is None:
             return
         try:
