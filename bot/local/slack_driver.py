@@ -269,10 +269,18 @@ class SlackDriver:
             headers["x-slack-retry-reason"] = "http_timeout"
         return self._send(body, headers)
 
-    def click_home(self, user_id: str, action_id: str, *, value: str | None = None) -> Response:
-        """Click a button of ``user_id``'s Home tab (as published), as Slack sends it: the
-        container is the Home view; no channel, no ``response_url``."""
-        view = self.standin.home_view(user_id)
+    def click_home(
+        self,
+        user_id: str,
+        action_id: str,
+        *,
+        value: str | None = None,
+        view: dict[str, Any] | None = None,
+    ) -> Response:
+        """Click a button of ``user_id``'s Home tab — as last published, or ``view`` (what an
+        out-of-date screen still shows) — as Slack sends it: the container is the Home view;
+        no channel, no ``response_url``."""
+        view = view or self.standin.home_view(user_id)
         if view is None:
             raise ButtonNotFound(f"{user_id} has no Home view")
         button = find_button(view.get("blocks") or [], action_id, value)
