@@ -165,3 +165,12 @@ def test_slack_not_answering_is_shown_not_an_empty_list(world: World) -> None:
     ana = world.home(ANA)
     assert "Slack did not answer" in section(ana, "Waiting for you")
     assert "Request t1" not in ana  # fail closed
+
+
+def test_a_finished_private_request_is_not_shown_to_its_requester_outside_the_channel(
+    world: World,
+) -> None:
+    approval_id = world.submit("t1", channel=PRIVATE, requester=BO, approvers=[ANA])
+    world.service.decide(approval_id, ANA, "approved")
+    assert "Request t1" in section(world.home(ANA), "Recently decided")
+    assert "Request t1" not in world.home(BO)  # the audit trail's rule: channel members only
