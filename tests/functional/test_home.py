@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.ids import Action
+from bot.ids import Action, Input, Modal
 from bot.lambda_bolt import SUBSCRIBED_EVENTS
 from bot.local.infra import ExampleStack
 from bot.local.slack_requests import app_home_opened_body, sign, signed_json_headers
@@ -111,6 +111,29 @@ def test_a_stale_home_click_is_answered_on_the_home_tab_not_lost(
     assert "<@U0ANA>" in notice
     assert "approved" in notice.lower()
     assert slack.ephemerals(user=CY) == []  # there is no channel to answer in
+
+
+def test_reject_from_home_opens_the_modal_and_answers_on_home_not_in_the_channel(
+    aws: Aws, slack: SlackStandIn, posted: Posted, interactions: Interactions
+) -> None:
+    interactions.slack.open_home(ANA)
+    interactions.wait()
+    stale = slack.home_view(ANA)
+    assert interactions.slack.click_home(ANA, Action.REJECT).status == 200
+    (modal,) = interactions.slack.open_views(Modal.REJECT, user_id=ANA)
+    reason = {Input.REASON_BLOCK: {Input.REASON_INPUT: "Not from home"}}
+    assert interactions.slack.submit(ANA, modal, reason).status == 200
+    interactions.wait()
+    assert wait_for_status(aws, posted.execution_arn)["status"] == "FAILED"
+    assert posted.approval_id[:6].upper() in section(slack, ANA, "Recently decided")
+    assert posted.approval_id not in section(slack, ANA, "Waiting for you")
+    # Reject again from the Home view as it was: refused before a modal opens, on Home.
+    assert interactions.slack.click_home(ANA, Action.REJECT, view=stale).status == 200
+    interactions.wait()
+    assert len(interactions.slack.open_views(Modal.REJECT, user_id=ANA)) == 0
+    notice = json.loads(home_text(slack, ANA))[0]["text"]["text"]
+    assert "rejected" in notice.lower()
+    assert slack.ephemerals(user=ANA) == []  # no channel to answer in
 
 
 def test_a_new_request_refreshes_the_home_of_a_recent_visitor(
