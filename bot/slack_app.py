@@ -43,7 +43,7 @@ from bot.blocks import (
     pending_list,
     reject_modal,
 )
-from bot.ids import Action, Command, Input, Modal
+from bot.ids import Action, Command, Event, Input, Modal
 from bot.service import (
     FORM_CODE,
     FORM_COMMENT,
@@ -247,7 +247,7 @@ class Listeners:
         app.view(Modal.REJECT.value)(ack=self.validate_reason, lazy=[self.reject])
         app.command(Command.APPROVALS.value)(self.approvals_command)
         app.action(Action.MORE_PENDING.value)(ack=_ack_only, lazy=[self.more])
-        app.event("app_home_opened")(ack=_ack_only, lazy=[self.home_opened])
+        app.event(Event.APP_HOME_OPENED.value)(ack=_ack_only, lazy=[self.home_opened])
         app.error(self.on_error)
 
     # Approve ---------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.ids import Action, Input, Modal
+from bot.ids import Action, Event, Input, Modal
 from bot.lambda_bolt import SUBSCRIBED_EVENTS
 from bot.local.infra import ExampleStack
 from bot.local.slack_requests import app_home_opened_body, sign, signed_json_headers
@@ -237,6 +237,7 @@ def test_the_manifest_subscribes_to_exactly_the_events_the_app_listens_to() -> N
     Listeners(service=None).register(app)  # type: ignore[arg-type]
     bot_events = manifest["settings"]["event_subscriptions"]["bot_events"]
     assert sorted(bot_events) == sorted(app.events) == sorted(SUBSCRIBED_EVENTS)
+    assert sorted(app.events) == sorted(e.value for e in Event)
     # One Request URL for everything; the Home tab on.
     interactivity = manifest["settings"]["interactivity"]["request_url"]
     assert manifest["settings"]["event_subscriptions"]["request_url"] == interactivity
