@@ -9,8 +9,9 @@ bot found more than it shows:
 * **Your requests** — the person is the requester: still pending, and recently finished;
 * **Recently decided** — by the person (the audit trail).
 
-A Home view holds at most 100 blocks; this one holds at most
-``4 + 3 * 2 (headers, dividers) + 2 * HOME_LIST_MAX + 2 * HOME_LIST_MAX + HOME_LIST_MAX + 3``.
+A Home view holds at most 100 blocks; this one at most 52 with ``HOME_LIST_MAX`` = 8: a notice
+and a divider, each list's header, items (two blocks per waiting item: text and buttons) and
+"more" line, two dividers and the footer.
 """
 
 from __future__ import annotations
