@@ -198,6 +198,28 @@ class Sandbox:
         self._lock = threading.Lock()
         self.version = 0
         self._version_lock = threading.Lock()
+        self._env_before: dict[str, str | None] = {}  # what stop() puts back
+
+    # --- the process environment: the sandbox configures the handlers through it ---------------
+
+    def _remember_env(self, *names: str) -> None:
+        """Keep the value (or absence) ``names`` have before the sandbox first changes them."""
+        for name in names:
+            if name not in self._env_before:
+                self._env_before[name] = os.environ.get(name)
+
+    def _set_env(self, values: dict[str, str]) -> None:
+        self._remember_env(*values)
+        os.environ.update(values)
+
+    def _restore_env(self) -> None:
+        """Put back every variable the sandbox set or removed, as it was before ``start``."""
+        for name, value in self._env_before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._env_before.clear()
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -242,11 +264,12 @@ class Sandbox:
             self.stack = ExampleStack(queues, machine, {})
             self.short_stack = self.stack
             return
+        self._remember_env("MOTO_PORT")  # start_moto points moto's own calls at its port
         self.moto, endpoint = start_moto()
         # What reaches moto's Step Functions, independently of the bot's clients: the page shows
         # the error and cause the bot sent (moto keeps no SendTaskFailure cause).
         self.witness = SfnWitness().install()
-        os.environ.update(
+        self._set_env(
             {
                 "AWS_ENDPOINT_URL": endpoint,
                 "AWS_ACCESS_KEY_ID": "sandbox",
@@ -258,6 +281,7 @@ class Sandbox:
                 "POWERTOOLS_METRICS_DISABLED": "1",
             }
         )
+        self._remember_env("AWS_PROFILE")
         os.environ.pop("AWS_PROFILE", None)
         self.sqs = boto3.client("sqs")
         self.sfn = boto3.client("stepfunctions")
@@ -292,7 +316,7 @@ class Sandbox:
             )
         self.slack.add_usergroup(ONCALL[0], ONCALL[1], ONCALL[2])
         self.slack.subscribe(lambda *_: self.bump())
-        os.environ.update(
+        self._set_env(
             {
                 "SLACK_BOT_TOKEN": BOT_TOKEN,
                 "SLACK_SIGNING_SECRET": SIGNING_SECRET,
@@ -322,6 +346,7 @@ class Sandbox:
             raise SystemExit(
                 "Socket Mode needs DEFAULT_CHANNEL (the id of a channel the bot is in)"
             )
+        self._remember_env("SLACK_SIGNING_SECRET")
         os.environ.setdefault("SLACK_SIGNING_SECRET", "unused-in-socket-mode")
         self.notifier, self.expirations = _import_handlers(socket_mode=True)
         settings = load_settings()
@@ -360,6 +385,7 @@ class Sandbox:
             self.moto = None
         if self.witness is not None:
             self.witness.uninstall()
+        self._restore_env()
 
     def __enter__(self) -> Sandbox:
         return self.start()
