@@ -44,8 +44,13 @@ from urllib.parse import parse_qs, urlsplit
 from bot.local.events import LocalContext
 from bot.local.lambda_client import LocalLambdaClient, attach
 from bot.local.sfn_witness import FAILURE, SfnWitness
-from bot.local.slack_driver import Response, SlackDriver
-from bot.local.slack_requests import api_gateway_v2_event, post_signed
+from bot.local.slack_driver import ButtonNotFound, Response, SlackDriver
+from bot.local.slack_requests import (
+    api_gateway_v2_event,
+    home_block_actions_body,
+    post_signed,
+    signed_form_headers,
+)
 from bot.local.slack_standin import SlackStandIn
 from bot.local.sqs_poller import deliver_once
 
@@ -59,6 +64,7 @@ SIGNING_SECRET: Final = "sandbox-signing-secret"  # noqa: S105
 TABLE: Final = "sfn-approvals-sandbox"
 REGION: Final = "us-east-1"
 SWEEP_SECONDS: Final = 10.0
+MAX_START_COUNT: Final = 50  # "start N" of the page: executions started by one request
 WATCH_SECONDS: Final = 0.5
 WAITING_RESOURCE: Final = "sendMessage.waitForTaskToken"  # the approval task, in history events
 
@@ -579,6 +585,8 @@ class Sandbox:
             "socket_mode": self.socket_mode,
             "messages": [] if self.socket_mode else self.standin.messages(CHANNEL),
             "ephemerals": [] if self.socket_mode else self.ephemerals(user),
+            "dm": self.direct_messages(user),
+            "home": self.home(user),
             "modal": modals[-1] if modals else None,
             "executions": [
                 {**e, **self.outcome(e)} if e["status"] != "RUNNING" else e
@@ -592,6 +600,74 @@ class Sandbox:
         with self._lock:
             replaced = set(self._replaced)
         return [e for e in self.standin.ephemerals(user=user) if e["message_ts"] not in replaced]
+
+    # --- the app's own tabs, per person: Messages (the DM with the bot) and Home -----------------
+
+    def direct_messages(self, user: str) -> dict[str, Any]:
+        """``user``'s direct message with the bot: its D… id (None until the bot opened it) and
+        its messages as they are now, oldest first (the shape of ``messages``)."""
+        if self.socket_mode:
+            return {"channel": None, "messages": []}
+        return {"channel": self.standin.im_channel(user), "messages": self.standin.dms(user)}
+
+    @property
+    def home_available(self) -> bool:
+        """Whether the page can open a Home tab: Slack's ``app_home_opened`` goes through
+        ``SlackDriver.open_home`` (absent from drivers that predate the Home tab)."""
+        return not self.socket_mode and hasattr(self.driver, "open_home")
+
+    def home(self, user: str) -> dict[str, Any]:
+        """``user``'s Home tab: the view the bot last published for them (None: nothing yet)."""
+        if self.socket_mode:
+            return {"available": False, "view": None}
+        return {"available": self.home_available, "view": self.standin.home_view(user)}
+
+    def open_home(self, user: str) -> dict[str, Any]:
+        """``user`` opens the app's Home tab: Slack sends ``app_home_opened`` (every time);
+        the page then shows what the bot published."""
+        if not self.home_available:
+            return {"available": False, "status": None, "body": None}
+        response = self.driver.open_home(user)  # type: ignore[attr-defined]
+        self.lazy.wait(timeout=15)
+        self.bump()
+        status = getattr(response, "status", None)
+        return {"available": True, "status": status, "body": getattr(response, "body", None)}
+
+    def click_dm(
+        self, user: str, channel: str, ts: str, action_id: str, value: str | None
+    ) -> Response:
+        """A click on a button of a message in ``user``'s direct message with the bot: the same
+        signed ``block_actions`` as in the channel, on the D… conversation. Only ``user`` sees
+        that conversation, so another person's (or an unknown) D… id is refused."""
+        if channel != self.standin.im_channel(user):
+            raise BadRequest(f"{channel!r} is not {user}'s direct message with the app")
+        return self.driver.click(user, channel, ts, action_id, value=value)
+
+    def click_home(
+        self, user: str, action_id: str, value: str | None, block_id: str | None = None
+    ) -> Response:
+        """A click on a button of ``user``'s Home tab: ``block_actions`` from the view (no
+        channel, no ``response_url``); a modal it opens shows to ``user``."""
+        view = self.standin.home_view(user)
+        if view is None:
+            raise LookupError(f"{user} has no Home tab published")
+        button = _view_button(view.get("blocks") or [], action_id, value, block_id)
+        try:
+            name = self.standin.user_name(user)
+        except KeyError:
+            name = user.lower()
+        body = home_block_actions_body(
+            user_id=user,
+            user_name=name,
+            team_id=self.standin.team_id,
+            view=view,
+            action_id=action_id,
+            value=str(button.get("value", "")),
+            block_id=str(button["block_id"]),
+            # a trigger id the driver knows, so the modal the click opens is shown to ``user``
+            trigger_id=self.driver._trigger(user),
+        )
+        return self.post_to_endpoint(body, signed_form_headers(SIGNING_SECRET, body))
 
     def click_ephemeral(
         self, user: str, message_ts: str, action_id: str, value: str | None
@@ -649,6 +725,27 @@ def _maybe_json(text: str | None) -> Any:
         return json.loads(text)
     except ValueError:
         return text
+
+
+def _view_button(
+    blocks: list[dict[str, Any]], action_id: str, value: str | None, block_id: str | None
+) -> dict[str, Any]:
+    """The first button with ``action_id`` (and ``value``, ``block_id`` when given) in an
+    actions block or as a section's accessory, with its block id."""
+    for block in blocks:
+        if block_id is not None and block.get("block_id") != block_id:
+            continue
+        elements = list(block.get("elements") or []) if block.get("type") == "actions" else []
+        if block.get("type") == "section" and isinstance(block.get("accessory"), dict):
+            elements.append(block["accessory"])
+        for element in elements:
+            if (
+                element.get("type") == "button"
+                and element.get("action_id") == action_id
+                and value in (None, element.get("value"))
+            ):
+                return {**element, "block_id": block.get("block_id", "")}
+    raise ButtonNotFound(f"no button {action_id!r} (value {value!r}) on the Home tab")
 
 
 def _import_handlers(*, socket_mode: bool = False) -> Any:
@@ -773,12 +870,24 @@ _TEXT: Final = (str,)
 _TEXT_OR_NULL: Final = (str, type(None))
 # What each POST of the page's API takes: field → (JSON types, required).
 API_FIELDS: Final[dict[str, dict[str, tuple[tuple[type, ...], bool]]]] = {
-    "/api/executions": {"input": ((dict,), False), "short_wait": ((bool,), False)},
+    "/api/executions": {
+        "input": ((dict,), False),
+        "short_wait": ((bool,), False),
+        "count": ((int,), False),
+    },
     "/api/click": {
         "user": (_TEXT, True),
         "ts": (_TEXT, True),
         "action_id": (_TEXT, True),
         "value": (_TEXT_OR_NULL, False),
+        "channel": (_TEXT, False),
+    },
+    "/api/home_open": {"user": (_TEXT, True)},
+    "/api/click_home": {
+        "user": (_TEXT, True),
+        "action_id": (_TEXT, True),
+        "value": (_TEXT_OR_NULL, False),
+        "block_id": (_TEXT_OR_NULL, False),
     },
     "/api/click_ephemeral": {
         "user": (_TEXT, True),
@@ -872,14 +981,29 @@ class _UiHandler(_Handler):
     def _route(self, path: str, data: dict[str, Any]) -> Any:
         sandbox, driver = self.sandbox, self.sandbox.driver
         if path == "/api/executions":
-            return {
-                "arn": sandbox.start_execution(
+            count = data.get("count", 1)
+            if not 1 <= count <= MAX_START_COUNT:
+                raise BadRequest(f"'count' must be from 1 to {MAX_START_COUNT}, not {count}")
+            arns = [
+                sandbox.start_execution(
                     data.get("input") or {}, short_wait=bool(data.get("short_wait"))
                 )
-            }
-        if path == "/api/click":
+                for _ in range(count)
+            ]
+            return {"arn": arns[0], "arns": arns}
+        if path == "/api/home_open":
+            return sandbox.open_home(data["user"])
+        if path == "/api/click" and data.get("channel", CHANNEL) != CHANNEL:
+            response = sandbox.click_dm(
+                data["user"], data["channel"], data["ts"], data["action_id"], data.get("value")
+            )
+        elif path == "/api/click":
             response = driver.click(
                 data["user"], CHANNEL, data["ts"], data["action_id"], value=data.get("value")
+            )
+        elif path == "/api/click_home":
+            response = sandbox.click_home(
+                data["user"], data["action_id"], data.get("value"), data.get("block_id")
             )
         elif path == "/api/click_ephemeral":
             response = sandbox.click_ephemeral(
