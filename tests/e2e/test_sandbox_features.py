@@ -512,3 +512,80 @@ def test_the_start_form_sets_notify_group_and_starts_n(sandbox: Any) -> None:
     for bad in (0, 51, True, "3"):
         status, answer = api(sandbox, "/api/executions", {"input": {}, "count": bad})
         assert status == 400, answer
+
+
+# --- the page: the app's Home and Messages tabs beside the channel -------------------------------
+
+
+def test_the_app_tabs_show_the_dm_and_home_and_click_through(
+    page: Page, sandbox: Any, screenshots: Path
+) -> None:
+    """What the bot will post (a DM copy of a request) and publish (a Home view), put into the
+    stand-in directly: the page shows them to their person only and its buttons decide."""
+    row = start_request(page, "e2e-tabs")
+    request = channel_request(sandbox, "e2e-tabs")
+    bot_client(sandbox).chat_postMessage(
+        channel="U0CY", text=request["text"], blocks=request["blocks"]
+    )
+    home = {
+        "type": "home",
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": "Waiting for you"}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": "*Deploy e2e-tabs-home*"}},
+        ],
+    }
+    bot_client(sandbox).views_publish(user_id="U0CY", view=home)
+
+    pane = page.get_by_test_id("app-pane")
+    dms = page.get_by_test_id("dms")
+    expect(dms).to_be_visible()  # Messages is the tab shown first
+    expect(dms.get_by_test_id("dm-message").filter(has_text="Deploy e2e-tabs ")).to_have_count(0)
+    act_as(page, "U0CY")
+    copy = dms.get_by_test_id("dm-message").filter(has_text="Deploy e2e-tabs ")
+    expect(copy).to_have_count(1)
+    expect(pane.get_by_test_id("dm-count")).not_to_have_text("")
+    expect(dms).to_have_attribute("data-channel-id", re.compile(r"^D"))
+
+    pane.get_by_test_id("app-tab-home").click()
+    expect(pane.get_by_test_id("app-tab-home")).to_have_attribute("aria-selected", "true")
+    expect(dms).to_be_hidden()
+    view = page.get_by_test_id("home-view")
+    expect(view.get_by_test_id("block-header")).to_have_text("Waiting for you")
+    expect(view).to_contain_text("Deploy e2e-tabs-home")
+    if not hasattr(sandbox.driver, "open_home"):
+        act_as(page, "U0EVE")  # nothing published for eve, and no app_home_opened to send
+        expect(page.get_by_test_id("home-unavailable")).to_have_text(
+            re.compile("^Home tab not available")
+        )
+        act_as(page, "U0CY")
+    shot(page, screenshots, "j1-home-tab")
+
+    pane.get_by_test_id("app-tab-messages").click()
+    shot(page, screenshots, "j2-dm-copy")
+    button(copy, APPROVE).click()
+    confirm(page, "Approve this request?", "Approve")
+    expect(row).to_have_attribute("data-status", "SUCCEEDED")
+    expect(request_message(page, "e2e-tabs")).to_contain_text("Approved by @cy")
+
+
+def test_the_start_form_sends_notify_group_and_how_many(page: Page, sandbox: Any) -> None:
+    form = page.get_by_test_id("start-form")
+    form.get_by_label("Notify").select_option("both")
+    form.get_by_label("Group").fill("e2e-form-batch")
+    form.get_by_label("How many").fill("2")
+    expect(form.get_by_test_id("start-submit")).to_have_text("Start 2 executions")
+    form.get_by_label("Service").fill("e2e-form")
+    form.get_by_label("Requester").select_option("U0BO")
+    form.get_by_test_id("start-submit").click()
+    expect(page.get_by_test_id("toast").filter(has_text="Started 2 executions")).to_have_count(1)
+    rows = page.get_by_test_id("execution").filter(
+        has=page.get_by_test_id("execution-title").filter(has_text=re.compile(r"^e2e-form "))
+    )
+    expect(rows).to_have_count(2)
+    for arn in [rows.nth(i).get_attribute("data-arn") for i in range(2)]:
+        sent = json.loads(sandbox.sfn.describe_execution(executionArn=arn)["input"])
+        assert (sent["notify"], sent["group"]) == ("both", "e2e-form-batch")
+    # Leave the form as the next test expects to find it.
+    form.get_by_label("Notify").select_option("channel")
+    form.get_by_label("Group").fill("")
+    form.get_by_label("How many").fill("1")
