@@ -47,6 +47,7 @@ from bot.local.sfn_witness import FAILURE, SfnWitness
 from bot.local.slack_driver import ButtonNotFound, Response, SlackDriver
 from bot.local.slack_requests import (
     api_gateway_v2_event,
+    block_actions_body,
     home_block_actions_body,
     post_signed,
     signed_form_headers,
@@ -641,7 +642,37 @@ class Sandbox:
         that conversation, so another person's (or an unknown) D… id is refused."""
         if channel != self.standin.im_channel(user):
             raise BadRequest(f"{channel!r} is not {user}'s direct message with the app")
-        return self.driver.click(user, channel, ts, action_id, value=value)
+        return self.click_message(user, channel, ts, action_id, value)
+
+    def click_message(
+        self, user: str, channel: str, ts: str, action_id: str, value: str | None
+    ) -> Response:
+        """A click on a button of a message: ``SlackDriver.click``, which finds buttons in
+        actions blocks; a button that is a section's accessory (e.g. one per item of a list)
+        is clicked the same way here, with its section's block id, as Slack sends it."""
+        try:
+            return self.driver.click(user, channel, ts, action_id, value=value)
+        except ButtonNotFound:
+            message = self.standin.message(channel, ts)
+            button = _view_button(message.get("blocks") or [], action_id, value, None)
+        try:
+            name = self.standin.user_name(user)
+        except KeyError:
+            name = user.lower()
+        body = block_actions_body(
+            user_id=user,
+            user_name=name,
+            team_id=self.standin.team_id,
+            channel_id=channel,
+            message_ts=ts,
+            action_id=action_id,
+            value=str(button.get("value", "")),
+            block_id=str(button["block_id"]),
+            trigger_id=self.driver._trigger(user),
+            response_url=self.standin.response_url(channel=channel, user=user),
+            message=message,
+        )
+        return self.post_to_endpoint(body, signed_form_headers(SIGNING_SECRET, body))
 
     def click_home(
         self, user: str, action_id: str, value: str | None, block_id: str | None = None
@@ -745,7 +776,7 @@ def _view_button(
                 and value in (None, element.get("value"))
             ):
                 return {**element, "block_id": block.get("block_id", "")}
-    raise ButtonNotFound(f"no button {action_id!r} (value {value!r}) on the Home tab")
+    raise ButtonNotFound(f"no button {action_id!r} (value {value!r})")
 
 
 def _import_handlers(*, socket_mode: bool = False) -> Any:
@@ -998,8 +1029,8 @@ class _UiHandler(_Handler):
                 data["user"], data["channel"], data["ts"], data["action_id"], data.get("value")
             )
         elif path == "/api/click":
-            response = driver.click(
-                data["user"], CHANNEL, data["ts"], data["action_id"], value=data.get("value")
+            response = sandbox.click_message(
+                data["user"], CHANNEL, data["ts"], data["action_id"], data.get("value")
             )
         elif path == "/api/click_home":
             response = sandbox.click_home(

@@ -414,6 +414,56 @@ def test_a_button_in_a_direct_message_reaches_the_bot(sandbox: Any) -> None:
     assert decided["text"].startswith("Approved"), decided
 
 
+def test_an_accessory_button_clicks_like_an_actions_button(sandbox: Any) -> None:
+    """A list with one button per item (a section's accessory, as a grouped request may be):
+    the click carries that section's block id, in the channel and in a DM."""
+    blocks = [
+        {
+            "type": "section",
+            "block_id": f"item:{n}",
+            "text": {"type": "mrkdwn", "text": f"*Item {n}*"},
+            "accessory": {
+                "type": "button",
+                "action_id": APPROVE,
+                "value": f"not-an-approval-{n}",
+                "text": {"type": "plain_text", "text": "Approve"},
+            },
+        }
+        for n in (1, 2)
+    ]
+    client = bot_client(sandbox)
+    in_channel = client.chat_postMessage(channel="C0APPROVALS", text="items", blocks=blocks)
+    in_dm = client.chat_postMessage(channel="U0BO", text="items", blocks=blocks)
+    seen: list[dict[str, Any]] = []
+    forward = sandbox.post_to_endpoint
+
+    def spy(body: str, headers: dict[str, str]) -> Any:
+        seen.append(json.loads(parse_qs(body)["payload"][0]))
+        return forward(body, headers)
+
+    sandbox.post_to_endpoint = spy
+    try:
+        for posted in (in_channel, in_dm):
+            click = {
+                "user": "U0BO",
+                "ts": posted["ts"],
+                "action_id": APPROVE,
+                "value": "not-an-approval-2",
+                "channel": posted["channel"],
+            }
+            status, answer = api(sandbox, "/api/click", click)
+            assert (status, answer["status"]) == (200, 200), answer
+    finally:
+        del sandbox.post_to_endpoint
+    assert [p["container"]["channel_id"] for p in seen] == [
+        in_channel["channel"],
+        in_dm["channel"],
+    ]
+    for payload in seen:
+        assert payload["actions"][0]["block_id"] == "item:2"
+        assert payload["actions"][0]["value"] == "not-an-approval-2"
+
+
 HOME_VIEW: dict[str, Any] = {
     "type": "home",
     "blocks": [
