@@ -13,7 +13,9 @@ One process runs:
   thread; an execution watcher sends "Execution Status Change" events to the expirations
   handler (what the EventBridge rule does), and a timer sends it the scheduled sweep.
 * the **page** (``bot/local/static/index.html``) and its JSON API: the channel as Slack would
-  show it to the person you pick, your clicks turned into signed interaction payloads.
+  show it to the person you pick, beside the app's own tabs as that person sees them (Home: the
+  view the bot published for them, ``app_home_opened`` sent when they open it; Messages: their
+  direct message with the bot), your clicks turned into signed interaction payloads.
 
 Nothing in ``bot/`` outside ``bot/local/`` knows it runs here: it is all configuration
 (``AWS_ENDPOINT_URL``, ``SLACK_API_URL``, tokens, table name).
