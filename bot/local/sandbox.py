@@ -48,10 +48,12 @@ from bot.local.lambda_client import LocalLambdaClient, attach
 from bot.local.sfn_witness import FAILURE, SfnWitness
 from bot.local.slack_driver import ButtonNotFound, Response, SlackDriver
 from bot.local.slack_requests import (
+    FORM_CONTENT_TYPE,
     api_gateway_v2_event,
     block_actions_body,
     home_block_actions_body,
     post_signed,
+    post_signed_as,
     signed_form_headers,
 )
 from bot.local.slack_standin import SlackStandIn
@@ -542,11 +544,24 @@ class Sandbox:
     # --- what Slack would do --------------------------------------------------------------------
 
     def post_to_endpoint(self, body: str, headers: dict[str, str]) -> Response:
-        """Slack POSTs the signed interaction to the app's Request URL (here, over HTTP)."""
-        timestamp = int(headers["x-slack-request-timestamp"])
-        status, response_headers, text = post_signed(
-            self.interactions_url, body, SIGNING_SECRET, timestamp=timestamp, timeout=10
-        )
+        """Slack POSTs the signed interaction (form-encoded) or event (JSON, e.g.
+        ``app_home_opened``) to the app's Request URL (here, over HTTP), with its content type."""
+        lowered = {name.lower(): value for name, value in headers.items()}
+        timestamp = int(lowered["x-slack-request-timestamp"])
+        content_type = lowered.get("content-type", FORM_CONTENT_TYPE)
+        if content_type.startswith(FORM_CONTENT_TYPE):
+            status, response_headers, text = post_signed(
+                self.interactions_url, body, SIGNING_SECRET, timestamp=timestamp, timeout=10
+            )
+        else:
+            status, response_headers, text = post_signed_as(
+                self.interactions_url,
+                body,
+                SIGNING_SECRET,
+                content_type=content_type,
+                timestamp=timestamp,
+                timeout=10,
+            )
         return Response(status, text, response_headers)
 
     def start_execution(self, input_: dict[str, Any], *, short_wait: bool = False) -> str:

@@ -38,6 +38,7 @@ __all__ = [
     "block_actions_body",
     "home_block_actions_body",
     "post_signed",
+    "post_signed_as",
     "sign",
     "signed_form_headers",
     "slash_command_body",
@@ -387,6 +388,43 @@ def post_signed(
         raise ValueError(f"not an http(s) URL: {url!r}")
     headers = {**signed_form_headers(signing_secret, body, timestamp)}
     headers["user-agent"] = SLACK_USER_AGENT
+    request = urllib.request.Request(  # noqa: S310 (scheme checked above)
+        url, data=body.encode("utf-8"), headers=headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            status = int(response.status)
+            response_headers = {k.lower(): v for k, v in response.headers.items()}
+            text = response.read().decode("utf-8", errors="replace")
+    except urllib.error.HTTPError as error:
+        status = int(error.code)
+        response_headers = {k.lower(): v for k, v in error.headers.items()}
+        text = error.read().decode("utf-8", errors="replace")
+    return status, response_headers, text
+
+
+def post_signed_as(
+    url: str,
+    body: str,
+    signing_secret: str,
+    *,
+    content_type: str,
+    timestamp: int | None = None,
+    timeout: float = 5.0,
+) -> tuple[int, dict[str, str], str]:
+    """`post_signed` with another ``content-type``: Slack POSTs Events API callbacks (e.g.
+    ``app_home_opened``) and its URL check as ``application/json``, signed the same way.
+
+    Returns ``(status, headers with lower-case names, body text)``; HTTP error statuses are
+    returned, not raised. Only http(s) URLs are accepted.
+    """
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    headers = {
+        **sign(signing_secret, body, timestamp),
+        "content-type": content_type,
+        "user-agent": SLACK_USER_AGENT,
+    }
     request = urllib.request.Request(  # noqa: S310 (scheme checked above)
         url, data=body.encode("utf-8"), headers=headers, method="POST"
     )

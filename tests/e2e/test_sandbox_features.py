@@ -536,6 +536,19 @@ def test_opening_the_home_tab(sandbox: Any) -> None:
     assert api(sandbox, "/api/home_open", {"user": "U0NOBODY"})[0] == 400
 
 
+def test_an_events_api_callback_reaches_the_bot_as_json(sandbox: Any) -> None:
+    """What ``SlackDriver.open_home`` sends (``app_home_opened``) is an Events API callback,
+    JSON, not a form: the sandbox forwards it with its content type. Slack's URL check is one
+    the bot answers today."""
+    from bot.local.sandbox import SIGNING_SECRET
+    from bot.local.slack_requests import sign
+
+    body = json.dumps({"token": "t", "challenge": "c-15", "type": "url_verification"})
+    headers = {"content-type": "application/json", **sign(SIGNING_SECRET, body)}
+    response = sandbox.post_to_endpoint(body, headers)
+    assert (response.status, response.json()) == (200, {"challenge": "c-15"})
+
+
 def test_the_start_form_sets_notify_group_and_starts_n(sandbox: Any) -> None:
     approval = {"notify": "both", "group": "api-batch-1"}
     status, answer = api(
