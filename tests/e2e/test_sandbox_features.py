@@ -536,6 +536,32 @@ def test_opening_the_home_tab(sandbox: Any) -> None:
     assert api(sandbox, "/api/home_open", {"user": "U0NOBODY"})[0] == 400
 
 
+def test_opening_the_home_tab_calls_the_drivers_open_home(sandbox: Any) -> None:
+    """With ``open_home`` on the driver (here a stand-in for wp-home's), the page's "open
+    Home" calls it for the person and says what the bot answered."""
+    from bot.local.slack_driver import Response
+
+    opened: list[str] = []
+
+    def open_home(user_id: str) -> Response:
+        opened.append(user_id)
+        return Response(200, "", {})
+
+    had = "open_home" in vars(sandbox.driver)
+    saved = vars(sandbox.driver).get("open_home")
+    sandbox.driver.open_home = open_home
+    try:
+        assert state_of(sandbox, "U0DAN")["home"] == {"available": True, "view": None}
+        status, answer = api(sandbox, "/api/home_open", {"user": "U0DAN"})
+    finally:
+        if had:
+            sandbox.driver.open_home = saved
+        else:
+            del sandbox.driver.open_home
+    assert (status, answer) == (200, {"available": True, "status": 200, "body": ""})
+    assert opened == ["U0DAN"]
+
+
 def test_an_events_api_callback_reaches_the_bot_as_json(sandbox: Any) -> None:
     """What ``SlackDriver.open_home`` sends (``app_home_opened``) is an Events API callback,
     JSON, not a form: the sandbox forwards it with its content type. Slack's URL check is one
