@@ -37,7 +37,9 @@ __all__ = [
     "api_gateway_v2_event",
     "app_home_opened_body",
     "block_actions_body",
+    "home_block_actions_body",
     "post_signed",
+    "post_signed_as",
     "sign",
     "signed_form_headers",
     "signed_json_headers",
@@ -177,6 +179,58 @@ def block_actions_body(
             "action_ts": _now_ts(),
         }
     ]
+    return _payload_body(payload)
+
+
+def home_block_actions_body(
+    *,
+    user_id: str,
+    user_name: str,
+    team_id: str,
+    view: dict[str, Any],
+    action_id: str,
+    value: str,
+    block_id: str,
+    trigger_id: str | None = None,
+    api_app_id: str = "A0STANDIN",
+    team_domain: str = "standin",
+) -> str:
+    """The form-encoded body of a ``block_actions`` interaction from a button on the app's
+    **Home tab**: the container is the published view (``{"type": "view", "view_id": ...}``)
+    and the payload carries that ``view`` (``type`` "home", with its id, hash and state). A
+    view has no channel, message or ``response_url``: the app answers with Web API calls
+    (``views.publish``, ``chat.update``, ``views.open`` with the ``trigger_id``).
+
+    ``view`` is the Home view as published, e.g. ``SlackStandIn.home_view(user_id)``.
+    (`block_actions_body` with ``container_type="view"`` describes a modal's button and adds a
+    ``response_url`` and a top-level ``state``, which Slack does not send for a Home tab.)
+    """
+    if view.get("type") != "home" or "id" not in view:
+        raise ValueError("a Home tab click needs the published home view (type 'home', its id)")
+    published = json.loads(json.dumps(view))  # a deep copy of plain JSON
+    published.setdefault("state", {"values": {}})
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": _user(user_id, user_name, team_id),
+        "api_app_id": api_app_id,
+        "token": VERIFICATION_TOKEN,
+        "container": {"type": "view", "view_id": published["id"]},
+        "trigger_id": trigger_id or _trigger_id(),
+        "team": {"id": team_id, "domain": team_domain},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "view": published,
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": block_id,
+                "text": {"type": "plain_text", "text": action_id, "emoji": True},
+                "value": value,
+                "type": "button",
+                "action_ts": _now_ts(),
+            }
+        ],
+    }
     return _payload_body(payload)
 
 
@@ -396,6 +450,43 @@ def post_signed(
     signed = signed_json_headers if body.startswith("{") else signed_form_headers
     headers = {**signed(signing_secret, body, timestamp)}
     headers["user-agent"] = SLACK_USER_AGENT
+    request = urllib.request.Request(  # noqa: S310 (scheme checked above)
+        url, data=body.encode("utf-8"), headers=headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            status = int(response.status)
+            response_headers = {k.lower(): v for k, v in response.headers.items()}
+            text = response.read().decode("utf-8", errors="replace")
+    except urllib.error.HTTPError as error:
+        status = int(error.code)
+        response_headers = {k.lower(): v for k, v in error.headers.items()}
+        text = error.read().decode("utf-8", errors="replace")
+    return status, response_headers, text
+
+
+def post_signed_as(
+    url: str,
+    body: str,
+    signing_secret: str,
+    *,
+    content_type: str,
+    timestamp: int | None = None,
+    timeout: float = 5.0,
+) -> tuple[int, dict[str, str], str]:
+    """`post_signed` with another ``content-type``: Slack POSTs Events API callbacks (e.g.
+    ``app_home_opened``) and its URL check as ``application/json``, signed the same way.
+
+    Returns ``(status, headers with lower-case names, body text)``; HTTP error statuses are
+    returned, not raised. Only http(s) URLs are accepted.
+    """
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    headers = {
+        **sign(signing_secret, body, timestamp),
+        "content-type": content_type,
+        "user-agent": SLACK_USER_AGENT,
+    }
     request = urllib.request.Request(  # noqa: S310 (scheme checked above)
         url, data=body.encode("utf-8"), headers=headers, method="POST"
     )
