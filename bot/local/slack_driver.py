@@ -19,6 +19,7 @@ from bot.ids import Command
 from bot.local.slack_requests import (
     app_home_opened_body,
     block_actions_body,
+    home_block_actions_body,
     signed_form_headers,
     signed_json_headers,
     slash_command_body,
@@ -284,17 +285,14 @@ class SlackDriver:
         if view is None:
             raise ButtonNotFound(f"{user_id} has no Home view")
         button = find_button(view.get("blocks") or [], action_id, value)
-        body = block_actions_body(
+        body = home_block_actions_body(
             user_id=user_id,
             user_name=self._name(user_id),
             team_id=self.standin.team_id,
-            channel_id="",
-            message_ts=None,
+            view=view,
             action_id=action_id,
             value=button.get("value", ""),
             block_id=button["block_id"],
             trigger_id=self._trigger(user_id),
-            container_type="view",
-            view=view,
         )
         return self._post(body)

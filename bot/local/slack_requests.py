@@ -167,8 +167,7 @@ def block_actions_body(
     else:
         payload["view"] = view
     payload["state"] = {"values": {}}
-    if container_type == "message":  # a click in a view (Home tab, modal) gets none from Slack
-        payload["response_url"] = response_url or _response_url("actions", team_id)
+    payload["response_url"] = response_url or _response_url("actions", team_id)
     payload["actions"] = [
         {
             "action_id": action_id,
@@ -439,16 +438,14 @@ def post_signed(
     timestamp: int | None = None,
     timeout: float = 5.0,
 ) -> tuple[int, dict[str, str], str]:
-    """POST ``body`` to ``url`` the way Slack does (signed; form-encoded, or JSON for an
-    Events API body such as :func:`app_home_opened_body` — a JSON object).
+    """POST ``body`` to ``url`` the way Slack does (signed, form-encoded).
 
     Returns ``(status, headers with lower-case names, body text)``; HTTP error statuses are
     returned, not raised. Only http(s) URLs are accepted.
     """
     if urlsplit(url).scheme not in ("http", "https"):
         raise ValueError(f"not an http(s) URL: {url!r}")
-    signed = signed_json_headers if body.startswith("{") else signed_form_headers
-    headers = {**signed(signing_secret, body, timestamp)}
+    headers = {**signed_form_headers(signing_secret, body, timestamp)}
     headers["user-agent"] = SLACK_USER_AGENT
     request = urllib.request.Request(  # noqa: S310 (scheme checked above)
         url, data=body.encode("utf-8"), headers=headers, method="POST"

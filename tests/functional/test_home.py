@@ -4,9 +4,7 @@ into the Slack stand-in; clicks from the Home tab; the manifest against what the
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 from datetime import datetime
 from types import ModuleType
 from typing import Any
@@ -17,13 +15,7 @@ import yaml
 from bot.ids import Action, Event, Input, Modal
 from bot.lambda_bolt import SUBSCRIBED_EVENTS
 from bot.local.infra import ExampleStack
-from bot.local.slack_requests import (
-    FORM_CONTENT_TYPE,
-    app_home_opened_body,
-    post_signed,
-    sign,
-    signed_json_headers,
-)
+from bot.local.slack_requests import app_home_opened_body, sign, signed_json_headers
 from bot.local.slack_standin import SlackStandIn
 from bot.models import Status
 from bot.service.home import REFRESH_WINDOW_HOURS
@@ -251,32 +243,3 @@ def test_the_manifest_subscribes_to_exactly_the_events_the_app_listens_to() -> N
     assert manifest["settings"]["event_subscriptions"]["request_url"] == interactivity
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     assert "user_events" not in manifest["settings"]["event_subscriptions"]
-
-
-def test_post_signed_sends_an_events_api_body_as_json_like_slack() -> None:
-    """The sandbox POSTs what SlackDriver.open_home builds with post_signed: as Slack does, an
-    Events API body goes as application/json (a form content type would be refused)."""
-    seen: list[str] = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers["Content-Length"]))
-            seen.append(self.headers["Content-Type"])
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_port}/slack/events"
-        body = app_home_opened_body(user_id=ANA, team_id="T0STANDIN", channel_id="D0X")
-        assert post_signed(url, body, SIGNING_SECRET)[0] == 200
-        assert post_signed(url, "payload=%7B%7D", SIGNING_SECRET)[0] == 200
-    finally:
-        server.shutdown()
-        server.server_close()
-    assert seen == ["application/json", FORM_CONTENT_TYPE]
