@@ -645,7 +645,7 @@ class Sandbox:
         the page then shows what the bot published."""
         if not self.home_available:
             return {"available": False, "status": None, "body": None}
-        response = self.driver.open_home(user)  # type: ignore[attr-defined]
+        response = self.driver.open_home(user)
         self.lazy.wait(timeout=15)
         self.bump()
         status = getattr(response, "status", None)

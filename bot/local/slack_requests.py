@@ -35,17 +35,20 @@ __all__ = [
     "FORM_CONTENT_TYPE",
     "VERIFICATION_TOKEN",
     "api_gateway_v2_event",
+    "app_home_opened_body",
     "block_actions_body",
     "home_block_actions_body",
     "post_signed",
     "post_signed_as",
     "sign",
     "signed_form_headers",
+    "signed_json_headers",
     "slash_command_body",
     "view_submission_body",
 ]
 
 FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded"
+JSON_CONTENT_TYPE: Final = "application/json"
 #: The (deprecated) verification token Slack still puts in payloads; apps must not rely on it.
 VERIFICATION_TOKEN: Final = "standin-verification-token"  # noqa: S105 (a fake, public value)
 SLACK_USER_AGENT: Final = "Slackbot 1.0 (+https://api.slack.com/robots)"
@@ -67,6 +70,13 @@ def signed_form_headers(
 ) -> dict[str, str]:
     """`sign` plus ``content-type: application/x-www-form-urlencoded``, as Slack sends them."""
     return {"content-type": FORM_CONTENT_TYPE, **sign(signing_secret, body, timestamp)}
+
+
+def signed_json_headers(
+    signing_secret: str, body: str, timestamp: int | None = None
+) -> dict[str, str]:
+    """`sign` plus ``content-type: application/json``, as Slack sends Events API requests."""
+    return {"content-type": JSON_CONTENT_TYPE, **sign(signing_secret, body, timestamp)}
 
 
 def _trigger_id() -> str:
@@ -309,6 +319,55 @@ def slash_command_body(
             "trigger_id": trigger_id or _trigger_id(),
         }
     )
+
+
+def app_home_opened_body(
+    *,
+    user_id: str,
+    team_id: str,
+    channel_id: str,
+    tab: str = "home",
+    view: dict[str, Any] | None = None,
+    event_id: str | None = None,
+    event_time: int | None = None,
+    api_app_id: str = "A0STANDIN",
+    bot_user_id: str = "UBOT",
+) -> str:
+    """The JSON body of an Events API delivery of ``app_home_opened`` (the person opened the
+    app's Home tab, or its Messages tab with ``tab="messages"``), as Slack POSTs it to the
+    app's Request URL. ``view``: the Home view published before, if any (Slack includes it).
+    ``event_id`` (``Ev…``) is what a retried delivery repeats; fresh when not given."""
+    now = int(time.time()) if event_time is None else event_time
+    event: dict[str, Any] = {
+        "type": "app_home_opened",
+        "user": user_id,
+        "channel": channel_id,
+        "tab": tab,
+        "event_ts": f"{now}.{secrets.randbelow(10**6):06d}",
+    }
+    if view is not None:
+        event["view"] = view
+    body = {
+        "token": VERIFICATION_TOKEN,
+        "team_id": team_id,
+        "api_app_id": api_app_id,
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{secrets.token_hex(5).upper()}",
+        "event_time": now,
+        "authorizations": [
+            {
+                "enterprise_id": None,
+                "team_id": team_id,
+                "user_id": bot_user_id,
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
+        "is_ext_shared_channel": False,
+        "event_context": f"4-{secrets.token_urlsafe(24)}",
+    }
+    return json.dumps(body, separators=(",", ":"))
 
 
 def api_gateway_v2_event(

@@ -54,6 +54,7 @@ class Recorder:
             self._deps.slack.update(approval.channel, approval.ts, message_for(approval))
         except (SlackUnavailable, SlackRejected) as exc:
             log.warning("chat.update failed", extra={"error": str(exc)})
+        self._deps.home_changed(approval)  # then the App Home tabs (bot.service.home)
 
     def reply(self, approval: Approval, text: str) -> None:
         """A reply in the request's thread (reminders, escalations; best effort)."""
