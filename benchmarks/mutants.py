@@ -410,8 +410,10 @@ MUTATIONS: Final[tuple[Mutation, ...]] = (
     _m(
         "refresh-skips-copies",
         "bot/service/record.py",
-        "for channel, ts in approval.messages():\n            try:\n                self._deps.slack.upd",
-        "for channel, ts in approval.messages()[:1]:\n            try:\n                self._deps.slack.upd",
+        "for channel, ts in approval.messages():\n            try:\n"
+        "                self._deps.slack.update(",
+        "for channel, ts in approval.messages()[:1]:\n            try:\n"
+        "                self._deps.slack.update(",
         "a decision, vote or expiry redraws only the first message: DM copies keep dead buttons",
         ["tests/unit/test_service_copies.py"],
         fast=True,

@@ -8,13 +8,14 @@ from __future__ import annotations
 from typing import Literal
 
 from bot.models import AuditEvent, Envelope
-from bot.ports import Clock, Slack, Store, Workflow
+from bot.ports import Clock, HomeVisits, Slack, Store, Workflow
 from bot.service.authorization import AccessPolicy
 from bot.service.completion import STALE_CLAIM_SECONDS, Completer
 from bot.service.context import Deps, Policy
 from bot.service.decisions import Decider
 from bot.service.expiry import Expirer
 from bot.service.forms import ApproveForm
+from bot.service.home import HomeTab
 from bot.service.listing import LIST_PAGE_SIZE, Listing
 from bot.service.record import Recorder
 from bot.service.requests import RequestPoster
@@ -24,7 +25,14 @@ from bot.service.sweep import Sweeper
 
 class ApprovalService:
     def __init__(
-        self, *, store: Store, workflow: Workflow, slack: Slack, policy: Policy, clock: Clock
+        self,
+        *,
+        store: Store,
+        workflow: Workflow,
+        slack: Slack,
+        policy: Policy,
+        clock: Clock,
+        home: HomeVisits | None = None,
     ) -> None:
         self._deps = deps = Deps(store, workflow, slack, policy, clock)
         # The adapters, for tests and benchmarks that observe them (hooks on their clients).
@@ -38,6 +46,10 @@ class ApprovalService:
         self._expirer = expirer
         self._sweeper = Sweeper(deps, record, completer, expirer)
         self._listing = Listing(deps, access, expirer)
+        # The App Home tab; with ``home`` (who opened it lately) it is refreshed on changes.
+        self._home = HomeTab(deps, access, self._listing, expirer, home)
+        if home is not None:
+            deps.home_changed = self._home.changed
 
     @property
     def _clock(self) -> Clock:
@@ -92,6 +104,17 @@ class ApprovalService:
     def history(self, user_id: str, limit: int) -> list[AuditEvent]:
         """The latest audit events ``user_id`` may read, newest first."""
         return self._listing.history(user_id, limit)
+
+    # --- the App Home tab (the interactions function) ----------------------------------------
+
+    def home_opened(self, user_id: str, event_id: str | None = None) -> bool:
+        """Remember that ``user_id`` opened their Home tab; False for an event already seen
+        (Slack retried it): then it need not be published again."""
+        return self._home.opened(user_id, event_id)
+
+    def publish_home(self, user_id: str, notice: str | None = None) -> None:
+        """Publish ``user_id``'s Home tab (``notice``: an answer to their last click there)."""
+        self._home.publish(user_id, notice)
 
     # --- expiry and the sweep (the expirations function) -------------------------------------
 

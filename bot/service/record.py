@@ -57,6 +57,7 @@ class Recorder:
         """The approval changed: redraw what shows it. The one place every change goes through
         (decisions, votes, expiry, escalation); other views of an approval hook in here."""
         self._draw_every_copy(approval)
+        self._deps.home_changed(approval)  # then the App Home tabs (bot.service.home)
 
     def _draw_every_copy(self, approval: Approval) -> None:
         """Re-render every message of the approval for its current state: the channel message

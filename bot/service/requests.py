@@ -160,6 +160,7 @@ class RequestPoster:
             channel=channel,
             direct_messages=len(posted.copies) or None,
         )
+        self._deps.home_changed(posted)  # App Home tabs of those who may decide it
         return RequestOutcome.POSTED
 
     def _post_in_channel(

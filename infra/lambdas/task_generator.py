@@ -64,6 +64,7 @@ def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
         "inputs",
         "risk",
         "notify",
+        "group",
     )
     for key in passthrough:
         if key in event:

@@ -234,6 +234,7 @@ def test_the_bot_calls_listed_from_its_code() -> None:
         "users.lookupByEmail": {"email"},
         "usergroups.users.list": {"usergroup"},
         "views.open": {"trigger_id", "view"},
+        "views.publish": {"user_id", "view"},  # the App Home tab
     }
 
 
@@ -260,6 +261,7 @@ def test_what_the_gateway_sends_on_the_wire_is_what_its_code_says(standin: Slack
     gateway.lookup_email("ana@example.com")
     gateway.post_dm(ANA, message, approval_id="apv-1")
     gateway.open_dm(BO)
+    gateway.publish_home(ANA, {"type": "home", "blocks": [{"type": "divider"}]})
 
     recorded: dict[str, set[str]] = {}
     for c in standin.calls():
