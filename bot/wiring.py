@@ -27,6 +27,7 @@ from slack_sdk.web import SlackResponse
 
 from bot.aws_session import new_session
 from bot.config import Settings
+from bot.group_store import GroupStore
 from bot.service import ApprovalService, Policy
 from bot.slack_gateway import SlackGateway
 from bot.slack_retry import DeadlineRetryHandler
@@ -192,12 +193,14 @@ def policy_from(settings: Settings) -> Policy:
 
 
 def build_service(settings: Settings, *, web_client: WebClient | None = None) -> ApprovalService:
+    dynamodb = dynamodb_client()  # one client for the approvals and the group messages
     return ApprovalService(
         store=ApprovalStore(
-            dynamodb_client(), settings.approvals_table, retention_days=settings.retention_days
+            dynamodb, settings.approvals_table, retention_days=settings.retention_days
         ),
         workflow=StepFunctionsGateway(sfn_client()),
         slack=SlackGateway(web_client or slack_client(settings)),
         policy=policy_from(settings),
         clock=utc_now,
+        groups=GroupStore(dynamodb, settings.approvals_table),
     )
