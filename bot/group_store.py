@@ -210,19 +210,22 @@ class GroupStore:
         ).get("Item")
         return int(item["version"]["N"]) if item and "version" in item else 0
 
-    def bump(self, group_id: str) -> None:
-        """A member changed: the message must be drawn again (by whoever bumped last)."""
+    def bump(self, group_id: str) -> int:
+        """A member changed: the message must be drawn again. The new version (0: no group)."""
         try:
-            self._db.update_item(
+            result = self._db.update_item(
                 TableName=self._table,
                 Key=_key(group_id),
                 UpdateExpression="ADD version :one",
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeValues={":one": _n(1)},
+                ReturnValues="UPDATED_NEW",
             )
         except ClientError as exc:
             if not _is_condition_failure(exc):
                 raise
+            return 0
+        return int(result["Attributes"]["version"]["N"])
 
     def begin_post(self, group_id: str, *, now: datetime, lease_seconds: int) -> GroupPosting:
         """Take the lease to post the group's message, or say why not to post."""

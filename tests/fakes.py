@@ -389,11 +389,13 @@ class FakeGroupStore:
         group = self.groups.get(group_id)
         return group.version if group else 0
 
-    def bump(self, group_id: str) -> None:
+    def bump(self, group_id: str) -> int:
         with self._lock:
             group = self.groups.get(group_id)
-            if group is not None:
-                self.groups[group_id] = replace(group, version=group.version + 1)
+            if group is None:
+                return 0
+            self.groups[group_id] = replace(group, version=group.version + 1)
+            return group.version + 1
 
     def begin_post(self, group_id: str, *, now: datetime, lease_seconds: int) -> GroupPosting:
         with self._lock:

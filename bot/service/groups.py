@@ -341,10 +341,10 @@ class Groups:
     def redraw(self, group_id: str) -> None:
         """Something in the group changed: bump its version, then draw it (unless a click
         deciding many of its items draws it once at its end)."""
-        self._groups.bump(group_id)
+        version = self._groups.bump(group_id)
         if group_id in self._batched():
             return
-        self._draw(group_id)
+        self._draw(group_id, version)
 
     def _batched(self) -> set[str]:
         batched: set[str] | None = getattr(self._batch, "ids", None)
@@ -359,14 +359,20 @@ class Groups:
             yield
         finally:
             self._batched().discard(group_id)
-            self._draw(group_id)
+            self._draw(group_id, 0)
 
-    def _draw(self, group_id: str) -> None:
-        """Render from fresh reads, update, and again while the version moved meanwhile."""
+    def _draw(self, group_id: str, bumped: int) -> None:
+        """Render from fresh reads, update, and again while the version moved meanwhile.
+
+        ``bumped``: the version this writer's change made. Found newer before anything is
+        drawn, a later change's writer draws after it, from reads that include this change.
+        """
         for _ in range(MAX_REDRAWS):
             group = self._groups.get(group_id)
             if group is None or group.ts is None or group.message_channel is None:
                 return  # not posted yet: its poster draws it
+            if bumped and group.version > bumped:
+                return  # a later writer draws it
             message = group_message(group, self._groups.approvals(group.members))
             try:
                 self._deps.slack.update(group.message_channel, group.ts, message)
@@ -375,6 +381,7 @@ class Groups:
                 return
             if self._groups.version(group_id) == group.version:
                 return
+            bumped = 0  # drawn once: from now on only the re-check decides
         log.warning("group message still changing; the last writer draws it")
 
     # --- many at once --------------------------------------------------------------------------

@@ -1,0 +1,218 @@
+"""Grouped requests end to end: the seed's state machine on moto, the notifier Lambda fed SQS
+batches, the interactions Lambda with signed clicks, and the Slack stand-in.
+
+* a burst of 50 requests of one group posts ONE channel message, not 50;
+* concurrent Approve all and single clicks by several people (some not allowed) complete each
+  task exactly once, never by a click of someone not allowed — witnessed on the Step
+  Functions side (:class:`bot.local.sfn_witness.SfnWitness`) — and the message ends showing
+  every item's final state;
+* Reject all asks one reason and skips what the clicker may not decide.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from bot.group_store import group_id_for
+from bot.ids import Action, Input, Modal, item_action
+from bot.local.infra import ExampleStack
+from bot.local.sfn_witness import SfnWitness
+from bot.local.slack_standin import SlackStandIn
+from bot.models import Status, approval_id_for
+from bot.store import ApprovalStore
+from tests.functional.conftest import (
+    ANA,
+    BO,
+    CHANNEL,
+    CY,
+    EVE,
+    TABLE,
+    Aws,
+    Interactions,
+    invoke_notifier,
+    receive,
+    start_execution,
+)
+
+BATCH_SIZE = 5  # as deployed (serverless.yml)
+CONCURRENT_INVOCATIONS = 3
+
+
+@pytest.fixture
+def witness() -> Iterator[SfnWitness]:
+    with SfnWitness() as installed:
+        yield installed
+
+
+def ok_posts(slack: SlackStandIn) -> list[dict[str, Any]]:
+    return [
+        c.params
+        for c in slack.calls("chat.postMessage")
+        if c.status == 200 and c.response.get("ok") and not c.params.get("thread_ts")
+    ]
+
+
+def request_group(
+    aws: Aws,
+    stack: ExampleStack,
+    notifier: ModuleType,
+    name: str,
+    approvers: list[list[str]],
+) -> list[str]:
+    """Start one execution per entry (its approvers), all of group ``name``; let the notifier
+    post them, in SQS batches of 5 handled by concurrent invocations (records a batch reports
+    as failed are handed in again, as SQS redelivers them). The approval ids, in order."""
+    executions = [
+        start_execution(aws, stack, f"{name}-{i}", approvers=who, group=name, service=f"s{i}")
+        for i, who in enumerate(approvers)
+    ]
+    messages = receive(aws, stack.queues.url, len(executions), timeout=60)
+    by_execution = {json.loads(m["Body"])["Execution"]: m for m in messages}
+    ids = [approval_id_for(json.loads(by_execution[e]["Body"])["TaskToken"]) for e in executions]
+    waiting = messages
+    for _ in range(10):  # bounded redeliveries
+        batches = [waiting[i : i + BATCH_SIZE] for i in range(0, len(waiting), BATCH_SIZE)]
+        with ThreadPoolExecutor(CONCURRENT_INVOCATIONS) as pool:
+            results = list(pool.map(lambda b: invoke_notifier(notifier, stack, b), batches))
+        failed = {f["itemIdentifier"] for r in results for f in r["batchItemFailures"]}
+        waiting = [m for m in waiting if m["MessageId"] in failed]
+        if not waiting:
+            break
+    assert waiting == [], f"{len(waiting)} records never handled"
+    return ids
+
+
+def test_a_burst_of_fifty_requests_of_one_group_posts_one_message(
+    aws: Aws, stack: ExampleStack, slack: SlackStandIn, notifier: ModuleType
+) -> None:
+    ids = request_group(aws, stack, notifier, "burst", [[ANA]] * 50)
+
+    (post,) = ok_posts(slack)  # one chat.postMessage for the 50
+    assert post["channel"] == CHANNEL
+    store = ApprovalStore(aws.dynamodb, TABLE)
+    for approval_id in ids:
+        approval = store.get(approval_id)
+        assert approval.status is Status.PENDING
+        assert approval.ts is not None
+    (ts,) = {store.get(i).ts for i in ids}
+    message = slack.message(CHANNEL, ts)
+    assert message["metadata"]["event_payload"]["approval_id"] == group_id_for(CHANNEL, "burst")
+    blocks = message["blocks"]
+    assert blocks[0]["text"]["text"] == "50 approval requests: burst"
+    values = [
+        e["value"]
+        for b in blocks
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"].startswith(f"{Action.APPROVE.value}:")
+    ]
+    assert sorted(values) == sorted(ids)  # every member shown, each with its buttons
+    assert any(
+        e["text"]["text"] == "Approve all 50"
+        for b in blocks
+        if b["type"] == "actions"
+        for e in b["elements"]
+    )
+
+
+def test_concurrent_approve_all_and_single_clicks_decide_each_item_once_and_only_if_allowed(
+    aws: Aws,
+    stack: ExampleStack,
+    slack: SlackStandIn,
+    notifier: ModuleType,
+    interactions: Interactions,
+    witness: SfnWitness,
+) -> None:
+    both, ana_only, cy_only = [ANA, CY], [ANA], [CY]
+    plan = [both] * 4 + [ana_only] * 2 + [cy_only] * 2
+    ids = request_group(aws, stack, notifier, "fanout", plan)
+    store = ApprovalStore(aws.dynamodb, TABLE)
+    ts = store.get(ids[0]).ts
+    assert ts is not None
+    driver = interactions.slack
+
+    clicks = [
+        lambda: driver.click(ANA, CHANNEL, ts, Action.APPROVE_ALL),
+        lambda: driver.click(CY, CHANNEL, ts, Action.APPROVE_ALL),
+        lambda: driver.click(EVE, CHANNEL, ts, Action.APPROVE_ALL),  # approver of nothing
+        lambda: driver.click(BO, CHANNEL, ts, Action.APPROVE_ALL),  # approver of nothing
+        lambda: driver.click(CY, CHANNEL, ts, item_action(Action.APPROVE, 1)),
+        lambda: driver.click(EVE, CHANNEL, ts, item_action(Action.APPROVE, 7)),
+        lambda: driver.click(ANA, CHANNEL, ts, item_action(Action.APPROVE, 2)),
+    ]
+    start = threading.Barrier(len(clicks))
+
+    def run(click: Any) -> int:
+        start.wait(timeout=10)
+        return int(click().status)
+
+    with ThreadPoolExecutor(len(clicks)) as pool:
+        statuses = list(pool.map(run, clicks))
+    assert statuses == [200] * len(clicks)
+    interactions.wait()
+
+    # The Step Functions side: each task completed exactly once, by someone allowed.
+    allowed = dict(zip(ids, plan, strict=True))
+    assert witness.double_decisions() == {}
+    for approval_id in ids:
+        assert witness.accepted(approval_id) == 1, approval_id
+        (call,) = [c for c in witness.calls() if c.approval_id == approval_id and c.accepted]
+        assert call.action == "SendTaskSuccess"
+        approver = json.loads(call.output or "{}")["approval"]["decision"]["approver"]["id"]
+        assert approver in allowed[approval_id], (approval_id, approver)
+    for approval_id in ids[6:]:
+        assert store.get(approval_id).decision.actor.id == CY  # type: ignore[union-attr]
+    for approval_id in ids[4:6]:
+        assert store.get(approval_id).decision.actor.id == ANA  # type: ignore[union-attr]
+
+    # The channel message ends showing every item's final state, with no dead buttons.
+    blocks = slack.message(CHANNEL, ts)["blocks"]
+    text = json.dumps(blocks)
+    assert text.count(":white_check_mark: *Approved*") == len(ids)
+    assert blocks[1]["text"]["text"] == f"{len(ids)} approved"
+    assert [b for b in blocks if b["type"] == "actions"] == []
+
+    # The outsiders' clicks were refused item by item, and audited. (What they were told goes
+    # through response URLs, which Slack limits to 1 a second per channel: seven clicks at once
+    # in one channel may lose some answers, so they are not counted here.)
+    refused = {e.actor_id for e in store.audit() if e.event == "refused"}
+    assert {EVE, BO} <= refused
+
+
+def test_reject_all_asks_one_reason_and_skips_what_the_clicker_may_not_decide(
+    aws: Aws,
+    stack: ExampleStack,
+    slack: SlackStandIn,
+    notifier: ModuleType,
+    interactions: Interactions,
+    witness: SfnWitness,
+) -> None:
+    ids = request_group(aws, stack, notifier, "rejects", [[ANA], [ANA], [CY]])
+    ts = ApprovalStore(aws.dynamodb, TABLE).get(ids[0]).ts
+    assert ts is not None
+    driver = interactions.slack
+    assert driver.click(ANA, CHANNEL, ts, Action.REJECT_ALL).status == 200
+    (view,) = driver.open_views(Modal.REJECT_ALL.value, user_id=ANA)
+    assert view["title"]["text"] == "Reject all 3"
+    response = driver.submit(
+        ANA, view, {Input.REASON_BLOCK.value: {Input.REASON_INPUT.value: "wrong batch"}}
+    )
+    assert response.status == 200
+    interactions.wait()
+
+    rejected = [c for c in witness.calls() if c.accepted and c.action == "SendTaskFailure"]
+    assert sorted(c.approval_id for c in rejected) == sorted(ids[:2])
+    assert all("wrong batch" in (c.cause or "") for c in rejected)
+    assert witness.accepted(ids[2]) == 0
+    told = " ".join(e["text"] for e in slack.ephemerals(user=ANA))
+    assert "Rejected 2 (#1, #2)" in told
+    assert "Skipped 1 you may not decide (#3)" in told
+    blocks = slack.message(CHANNEL, ts)["blocks"]
+    assert blocks[1]["text"]["text"] == "*1 pending* · 2 rejected"
