@@ -63,13 +63,18 @@ MAX_KEY_CHARS: Final = 80
 MAX_REASON_PREVIEW_CHARS: Final = 150
 
 
+def _waiting(approval: Approval) -> bool:
+    """Pending (or being posted: it is drawn before it leaves POSTING)."""
+    return approval.status in (Status.POSTING, Status.PENDING)
+
+
 def approvable(approval: Approval) -> bool:
     """Approve all takes it: pending, and approving needs no form (inputs, high-risk code)."""
-    return approval.status is Status.PENDING and not approval.spec.needs_form
+    return _waiting(approval) and not approval.spec.needs_form
 
 
 def rejectable(approval: Approval) -> bool:
-    return approval.status is Status.PENDING
+    return _waiting(approval)
 
 
 def _state(approval: Approval) -> str:
@@ -109,7 +114,7 @@ def _item_line(number: int, approval: Approval) -> str:
 
 
 def _item_buttons(number: int, approval: Approval) -> list[ButtonElement]:
-    if approval.status is not Status.PENDING:
+    if not _waiting(approval):
         return []
     reject = ButtonElement(
         text=f"Reject {number}",

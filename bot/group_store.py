@@ -8,7 +8,8 @@ What it keeps: the members (a string set of approval ids, at most :data:`MAX_GRO
 next request of the group opens the next *part*, a continuation message), the message's channel
 and ts once posted, a posting lease (the message is posted exactly once across crashes, as a
 request's is), and a ``version`` that every change of the group or of a member bumps: whoever
-re-renders the message re-reads it afterwards and renders again if it moved.
+re-renders the message re-reads it afterwards and renders again if it moved; and a draw lease,
+so that one writer at a time draws while the others only bump.
 """
 
 from __future__ import annotations
@@ -226,6 +227,43 @@ class GroupStore:
                 raise
             return 0
         return int(result["Attributes"]["version"]["N"])
+
+    def take_draw(self, group_id: str, owner: str, *, now: datetime, lease_seconds: int) -> bool:
+        """Become the one who draws the message now (False: someone else does, and will see
+        every bump made meanwhile). A drawer that died is replaced after ``lease_seconds``."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=_key(group_id),
+                UpdateExpression="SET drawer = :owner, drawer_until = :until",
+                ConditionExpression=(
+                    "attribute_exists(pk) AND "
+                    "(attribute_not_exists(drawer_until) OR drawer_until < :now_epoch)"
+                ),
+                ExpressionAttributeValues={
+                    ":owner": _s(owner),
+                    ":until": _n(_millis(now) + lease_seconds * 1000),
+                    ":now_epoch": _n(_millis(now)),
+                },
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def release_draw(self, group_id: str, owner: str) -> None:
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=_key(group_id),
+                UpdateExpression="REMOVE drawer, drawer_until",
+                ConditionExpression="drawer = :owner",
+                ExpressionAttributeValues={":owner": _s(owner)},
+            )
+        except ClientError as exc:
+            if not _is_condition_failure(exc):
+                raise
 
     def begin_post(self, group_id: str, *, now: datetime, lease_seconds: int) -> GroupPosting:
         """Take the lease to post the group's message, or say why not to post."""

@@ -364,6 +364,7 @@ class FakeGroupStore:
         self.store = store
         self.groups: dict[str, Group] = {}
         self.leases: dict[str, tuple[str, datetime]] = {}  # group id -> (owner, until)
+        self.drawers: dict[str, tuple[str, datetime]] = {}
         self._lock = threading.Lock()
 
     def join(self, channel: str, key: str, part: int, approval_id: str, *, now: datetime) -> Group:
@@ -430,3 +431,17 @@ class FakeGroupStore:
             lease = self.leases.get(group_id)
             if lease is not None and lease[0] == lease_owner:
                 self.leases[group_id] = (lease_owner, datetime(2000, 1, 1, tzinfo=UTC))
+
+    def take_draw(self, group_id: str, owner: str, *, now: datetime, lease_seconds: int) -> bool:
+        with self._lock:
+            held = self.drawers.get(group_id)
+            if group_id not in self.groups or (held is not None and held[1] >= now):
+                return False
+            self.drawers[group_id] = (owner, now + timedelta(seconds=lease_seconds))
+            return True
+
+    def release_draw(self, group_id: str, owner: str) -> None:
+        with self._lock:
+            held = self.drawers.get(group_id)
+            if held is not None and held[0] == owner:
+                del self.drawers[group_id]

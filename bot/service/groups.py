@@ -12,13 +12,15 @@ by the :class:`~bot.service.decisions.Decider`.
 2. make sure the group's message exists, exactly once across crashes: a posting lease, and
    after a crashed attempt a look for the earlier post by its metadata (as for a single
    request). Another delivery posting it right now is waited for, briefly, then retried later;
-3. the approval POSTING → PENDING with the group message's channel and ts;
-4. the message redrawn.
+3. the message redrawn (a request still POSTING shows as waiting; when Slack does not take
+   the update, the delivery is retried);
+4. the approval POSTING → PENDING with the group message's channel and ts.
 
 **Redrawing** (:meth:`Groups.redraw`): every change of the group or of a member bumps the
 group's version; then the message is rendered from fresh reads, ``chat.update``\\ d, and the
 version read again: if it moved meanwhile, it is drawn again. The last writer always
-re-checks, so the message ends showing every member's final state.
+re-checks, so the message ends showing every member's final state. One writer draws at a
+time (a draw lease): the others only bump, and the drawer sees their bumps.
 
 **Approve all / Reject all** (:meth:`Groups.decide_all`): every pending member, one by one,
 through the Decider — the same authorization as a single click, asked of Slack anew once per
@@ -34,6 +36,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -224,6 +227,11 @@ class Groups:
             deps.store.release_lease(request.approval_id, lease_owner=lease_owner)
             raise
         channel, ts = where
+        # Drawn before the approval leaves POSTING (it shows as waiting either way): when Slack
+        # does not take the update, the delivery is retried and draws again.
+        if not self.redraw(group.group_id):
+            deps.store.release_lease(request.approval_id, lease_owner=lease_owner)
+            raise RetryLater("drawing the group message failed, will retry")
         now = deps.clock()
         try:
             posted = deps.store.mark_posted(
@@ -239,10 +247,10 @@ class Groups:
             if conflict.current.ts is None:
                 deps.store.attach_message(request.approval_id, channel=channel, ts=ts, now=now)
             posted = replace(conflict.current, channel=channel, ts=ts)
+            self.redraw(group.group_id)
         self._record.audit(
             posted, "posted", requester=request.spec.requester, channel=channel, group=key
         )
-        self.redraw(group.group_id)
         return RequestOutcome.POSTED
 
     def _join(self, request: ApprovalRequest, key: str) -> Group:
@@ -338,13 +346,13 @@ class Groups:
         self.redraw(group_id)
         return True
 
-    def redraw(self, group_id: str) -> None:
+    def redraw(self, group_id: str) -> bool:
         """Something in the group changed: bump its version, then draw it (unless a click
-        deciding many of its items draws it once at its end)."""
-        version = self._groups.bump(group_id)
+        deciding many of its items draws it once at its end). False: Slack did not take it."""
+        self._groups.bump(group_id)
         if group_id in self._batched():
-            return
-        self._draw(group_id, version)
+            return True
+        return self._draw(group_id)
 
     def _batched(self) -> set[str]:
         batched: set[str] | None = getattr(self._batch, "ids", None)
@@ -359,30 +367,51 @@ class Groups:
             yield
         finally:
             self._batched().discard(group_id)
-            self._draw(group_id, 0)
+            self._draw(group_id)
 
-    def _draw(self, group_id: str, bumped: int) -> None:
-        """Render from fresh reads, update, and again while the version moved meanwhile.
+    def _draw(self, group_id: str) -> bool:
+        """One writer at a time draws (a draw lease); the others have bumped the version and
+        leave it to the drawer, who re-reads the version after each update, draws again when
+        it moved, and looks once more after giving the lease back. False: Slack failed."""
+        owner = uuid.uuid4().hex
+        for _ in range(MAX_REDRAWS):
+            taken = self._groups.take_draw(
+                group_id,
+                owner,
+                now=self._deps.clock(),
+                lease_seconds=self._deps.policy.post_lease_seconds,
+            )
+            if not taken:
+                return True  # the drawer sees this bump
+            try:
+                drawn = self._draw_until_stable(group_id)
+            finally:
+                self._groups.release_draw(group_id, owner)
+            if drawn is None:
+                return False
+            if self._groups.version(group_id) == drawn:
+                return True
+        log.warning("group message still changing; the last writer draws it")
+        return True
 
-        ``bumped``: the version this writer's change made. Found newer before anything is
-        drawn, a later change's writer draws after it, from reads that include this change.
-        """
+    def _draw_until_stable(self, group_id: str) -> int | None:
+        """Render from fresh reads, update, and again while the version moved meanwhile: the
+        version drawn last (None: Slack did not take the update)."""
+        version = 0
         for _ in range(MAX_REDRAWS):
             group = self._groups.get(group_id)
             if group is None or group.ts is None or group.message_channel is None:
-                return  # not posted yet: its poster draws it
-            if bumped and group.version > bumped:
-                return  # a later writer draws it
+                return group.version if group else 0  # not posted yet: its poster draws it
+            version = group.version
             message = group_message(group, self._groups.approvals(group.members))
             try:
                 self._deps.slack.update(group.message_channel, group.ts, message)
             except (SlackUnavailable, SlackRejected) as exc:
                 log.warning("group chat.update failed", extra={"error": str(exc)})
-                return
+                return None
             if self._groups.version(group_id) == group.version:
-                return
-            bumped = 0  # drawn once: from now on only the re-check decides
-        log.warning("group message still changing; the last writer draws it")
+                return version
+        return version
 
     # --- many at once --------------------------------------------------------------------------
 

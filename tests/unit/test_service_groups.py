@@ -13,7 +13,7 @@ from bot.group_store import MAX_GROUP_ITEMS, group_id_for
 from bot.ids import Action
 from bot.models import Status, TaskToken, parse_envelope
 from bot.service import ApprovalService, Policy, RequestOutcome, RetryLater
-from bot.slack_gateway import UserInfo
+from bot.slack_gateway import SlackUnavailable, UserInfo
 from tests.fakes import FakeClock, FakeGroupStore, FakeSlack, FakeStore, FakeWorkflow
 
 ARN = "arn:aws:states:us-east-1:123456789012:execution:approval-flow:run-1"
@@ -249,3 +249,30 @@ def test_a_second_delivery_waits_for_the_group_message_being_posted(world: World
     with pytest.raises(RetryLater):
         world.service.submit(parse_envelope(json.dumps(body)))
     assert len(world.slack.posts) == 1
+
+
+class ThrottledUpdates(FakeSlack):
+    """chat.update answers 429 (Slack's Tier 3 limit) while ``throttled`` > 0."""
+
+    throttled = 0
+
+    def update(self, channel: str, ts: str, message: Message) -> None:
+        if self.throttled:
+            self.throttled -= 1
+            raise SlackUnavailable("chat.update: ratelimited (HTTP 429)", maybe_done=False)
+        super().update(channel, ts, message)
+
+
+def test_a_join_whose_redraw_slack_refused_is_retried_and_drawn() -> None:
+    world = World(ThrottledUpdates())
+    slack = world.slack
+    assert isinstance(slack, ThrottledUpdates)
+    world.submit("tok-1")
+    slack.throttled = 1
+    body = {"TaskToken": "tok-2", "Execution": ARN, "Payload": {"approval": {"group": BATCH}}}
+    with pytest.raises(RetryLater):
+        world.service.submit(parse_envelope(json.dumps(body)))
+    assert world.store.get(TaskToken("tok-2").approval_id()).status is Status.POSTING
+    assert world.service.submit(parse_envelope(json.dumps(body))) is RequestOutcome.POSTED  # SQS
+    assert world.last_message().blocks[0]["text"]["text"] == f"2 approval requests: {BATCH}"
+    assert len(slack.posts) == 1
