@@ -102,6 +102,17 @@ def test_a_burst_of_fifty_requests_of_one_group_posts_one_message(
         assert approval.status is Status.PENDING
         assert approval.ts is not None
     (ts,) = {store.get(i).ts for i in ids}
+    # The group's own item is in none of the table's indexes: listings see the 50 requests only.
+    listed = aws.dynamodb.query(
+        TableName=TABLE,
+        IndexName="by-status",
+        KeyConditionExpression="open_status = :s",
+        ExpressionAttributeValues={":s": {"S": "PENDING"}},
+    )["Items"]
+    assert sorted(i["approval_id"]["S"] for i in listed) == sorted(ids)
+    scanned = aws.dynamodb.scan(TableName=TABLE)["Items"]
+    (group_item,) = [i for i in scanned if i["pk"]["S"].startswith("GROUP#")]
+    assert not {"open_status", "execution_arn", "audit_stream"} & set(group_item)
     message = slack.message(CHANNEL, ts)
     assert message["metadata"]["event_payload"]["approval_id"] == group_id_for(CHANNEL, "burst")
     blocks = message["blocks"]
