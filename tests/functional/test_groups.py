@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
@@ -33,11 +34,13 @@ from tests.functional.conftest import (
     CHANNEL,
     CY,
     EVE,
+    POST_LEASE_SECONDS,
     TABLE,
     Aws,
     Interactions,
     invoke_notifier,
     receive,
+    receive_for,
     start_execution,
 )
 
@@ -209,6 +212,7 @@ def test_reject_all_asks_one_reason_and_skips_what_the_clicker_may_not_decide(
     ts = ApprovalStore(aws.dynamodb, TABLE).get(ids[0]).ts
     assert ts is not None
     driver = interactions.slack
+    shown = slack.message(CHANNEL, ts)["blocks"]
     assert driver.click(ANA, CHANNEL, ts, Action.REJECT_ALL).status == 200
     (view,) = driver.open_views(Modal.REJECT_ALL.value, user_id=ANA)
     assert view["title"]["text"] == "Reject all 3"
@@ -223,7 +227,60 @@ def test_reject_all_asks_one_reason_and_skips_what_the_clicker_may_not_decide(
     assert all("wrong batch" in (c.cause or "") for c in rejected)
     assert witness.accepted(ids[2]) == 0
     told = " ".join(e["text"] for e in slack.ephemerals(user=ANA))
-    assert "Rejected 2 (#1, #2)" in told
-    assert "Skipped 1 you may not decide (#3)" in told
+    numbers = {  # items are numbered in the order they were posted
+        e["value"]: int(e["action_id"].rsplit(":", 1)[1])
+        for b in shown
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"].startswith(f"{Action.REJECT.value}:")
+    }
+    mine = sorted(numbers[i] for i in ids[:2])
+    assert f"Rejected 2 (#{mine[0]}, #{mine[1]})" in told
+    assert f"Skipped 1 you may not decide (#{numbers[ids[2]]})" in told
     blocks = slack.message(CHANNEL, ts)["blocks"]
     assert blocks[1]["text"]["text"] == "*1 pending* · 2 rejected"
+
+
+class LambdaCrashed(BaseException):
+    """The function died (timeout, OOM): nothing after this point ran."""
+
+
+def test_a_crash_after_posting_the_group_message_is_recovered_without_a_second_post(
+    aws: Aws,
+    stack: ExampleStack,
+    slack: SlackStandIn,
+    notifier: ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first = start_execution(aws, stack, "crashy-0", approvers=[ANA], group="crashy")
+    (message,) = receive(aws, stack.queues.url, 1)
+    group_store = notifier.service._groups._groups
+
+    def crash(*_args: Any, **_kwargs: Any) -> None:
+        raise LambdaCrashed("the function died after chat.postMessage")
+
+    monkeypatch.setattr(group_store, "mark_posted", crash)
+    with pytest.raises(LambdaCrashed):
+        invoke_notifier(notifier, stack, [message])
+    assert len(ok_posts(slack)) == 1
+    monkeypatch.undo()
+
+    # Redelivered once the crashed attempt's leases ran out, beside the group's next request.
+    time.sleep(POST_LEASE_SECONDS + 0.1)
+    second_execution = start_execution(aws, stack, "crashy-1", approvers=[ANA], group="crashy")
+    second = receive_for(aws, stack.queues.url, second_execution)
+    result = invoke_notifier(notifier, stack, [message, second])
+    assert result == {"batchItemFailures": []}
+
+    assert len(ok_posts(slack)) == 1  # found again by its metadata, not posted twice
+    assert len(slack.calls("conversations.history")) >= 1
+    (posted,) = slack.messages(CHANNEL)
+    assert posted["metadata"]["event_payload"]["approval_id"] == group_id_for(CHANNEL, "crashy")
+    store = ApprovalStore(aws.dynamodb, TABLE)
+    first_id = approval_id_for(json.loads(message["Body"])["TaskToken"])
+    second_id = approval_id_for(json.loads(second["Body"])["TaskToken"])
+    for approval_id in (first_id, second_id):
+        approval = store.get(approval_id)
+        assert (approval.status, approval.ts) == (Status.PENDING, posted["ts"])
+    assert posted["blocks"][0]["text"]["text"] == "2 approval requests: crashy"
+    assert json.loads(message["Body"])["Execution"] == first
