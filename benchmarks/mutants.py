@@ -454,7 +454,7 @@ MUTATIONS: Final[tuple[Mutation, ...]] = (
     _m(
         "group-redraw-recheck",
         "bot/service/groups.py",
-        "            if self._groups.version(group_id) == group.version:\n",
+        "            if self._groups.version(group_id) == drawn:\n",
         "            if True:\n",
         "a group message drawn from stale reads stays stale (no re-check of the version)",
         ["tests/unit/test_service_groups.py"],

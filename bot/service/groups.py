@@ -371,8 +371,8 @@ class Groups:
 
     def _draw(self, group_id: str) -> bool:
         """One writer at a time draws (a draw lease); the others have bumped the version and
-        leave it to the drawer, who re-reads the version after each update, draws again when
-        it moved, and looks once more after giving the lease back. False: Slack failed."""
+        leave it to the drawer, who re-reads the version after each update (and after giving
+        the lease back) and draws again when it moved. False: Slack failed."""
         owner = uuid.uuid4().hex
         for _ in range(MAX_REDRAWS):
             taken = self._groups.take_draw(
@@ -384,7 +384,7 @@ class Groups:
             if not taken:
                 return True  # the drawer sees this bump
             try:
-                drawn = self._draw_until_stable(group_id)
+                drawn = self._draw_once(group_id)
             finally:
                 self._groups.release_draw(group_id, owner)
             if drawn is None:
@@ -394,24 +394,19 @@ class Groups:
         log.warning("group message still changing; the last writer draws it")
         return True
 
-    def _draw_until_stable(self, group_id: str) -> int | None:
-        """Render from fresh reads, update, and again while the version moved meanwhile: the
-        version drawn last (None: Slack did not take the update)."""
-        version = 0
-        for _ in range(MAX_REDRAWS):
-            group = self._groups.get(group_id)
-            if group is None or group.ts is None or group.message_channel is None:
-                return group.version if group else 0  # not posted yet: its poster draws it
-            version = group.version
-            message = group_message(group, self._groups.approvals(group.members))
-            try:
-                self._deps.slack.update(group.message_channel, group.ts, message)
-            except (SlackUnavailable, SlackRejected) as exc:
-                log.warning("group chat.update failed", extra={"error": str(exc)})
-                return None
-            if self._groups.version(group_id) == group.version:
-                return version
-        return version
+    def _draw_once(self, group_id: str) -> int | None:
+        """Render from fresh reads (the version first) and update: the version drawn (None:
+        Slack did not take the update)."""
+        group = self._groups.get(group_id)
+        if group is None or group.ts is None or group.message_channel is None:
+            return group.version if group else 0  # not posted yet: its poster draws it
+        message = group_message(group, self._groups.approvals(group.members))
+        try:
+            self._deps.slack.update(group.message_channel, group.ts, message)
+        except (SlackUnavailable, SlackRejected) as exc:
+            log.warning("group chat.update failed", extra={"error": str(exc)})
+            return None
+        return group.version
 
     # --- many at once --------------------------------------------------------------------------
 

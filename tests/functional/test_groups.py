@@ -80,7 +80,9 @@ def request_group(
     by_execution = {json.loads(m["Body"])["Execution"]: m for m in messages}
     ids = [approval_id_for(json.loads(by_execution[e]["Body"])["TaskToken"]) for e in executions]
     waiting = messages
-    for _ in range(10):  # bounded redeliveries
+    for attempt in range(6):  # bounded redeliveries
+        if attempt:  # SQS redelivers after the visibility timeout; the failed lease has run out
+            time.sleep(POST_LEASE_SECONDS + 0.1)
         batches = [waiting[i : i + BATCH_SIZE] for i in range(0, len(waiting), BATCH_SIZE)]
         with ThreadPoolExecutor(CONCURRENT_INVOCATIONS) as pool:
             results = list(pool.map(lambda b: invoke_notifier(notifier, stack, b), batches))
