@@ -286,3 +286,38 @@ def test_a_crash_after_posting_the_group_message_is_recovered_without_a_second_p
         assert (approval.status, approval.ts) == (Status.PENDING, posted["ts"])
     assert posted["blocks"][0]["text"]["text"] == "2 approval requests: crashy"
     assert json.loads(message["Body"])["Execution"] == first
+
+
+def test_a_per_item_reject_button_opens_that_items_reason_modal(
+    aws: Aws,
+    stack: ExampleStack,
+    slack: SlackStandIn,
+    notifier: ModuleType,
+    interactions: Interactions,
+    witness: SfnWitness,
+) -> None:
+    ids = request_group(aws, stack, notifier, "single", [[ANA], [ANA]])
+    ts = ApprovalStore(aws.dynamodb, TABLE).get(ids[0]).ts
+    assert ts is not None
+    driver = interactions.slack
+    button = item_action(Action.REJECT, 2)
+    target = next(
+        e["value"]
+        for b in slack.message(CHANNEL, ts)["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == button
+    )
+    assert driver.click(ANA, CHANNEL, ts, button).status == 200
+    (view,) = driver.open_views(Modal.REJECT.value, user_id=ANA)
+    assert json.loads(view["private_metadata"])["approval_id"] == target
+    response = driver.submit(
+        ANA, view, {Input.REASON_BLOCK.value: {Input.REASON_INPUT.value: "not this one"}}
+    )
+    assert response.status == 200
+    interactions.wait()
+    (call,) = [c for c in witness.calls() if c.accepted]
+    assert (call.approval_id, call.action) == (target, "SendTaskFailure")
+    blocks = slack.message(CHANNEL, ts)["blocks"]
+    assert blocks[0]["text"]["text"] == "2 approval requests: single"  # the group, redrawn
+    assert blocks[1]["text"]["text"] == "*1 pending* · 1 rejected"
