@@ -34,8 +34,6 @@ if TYPE_CHECKING:
 
 GROUP_SK: Final = "GROUP"
 MAX_GROUP_ITEMS: Final = 50  # members of one group message; the next ones open a continuation
-BATCH_GET_MAX: Final = 100  # keys per BatchGetItem
-BATCH_GET_ROUNDS: Final = 8  # retries of unprocessed keys
 GROUP_ID_DOMAIN: Final = b"sfn-approvals/group/v1\x00"
 # A group item outlives its longest member: a task may wait a year, then the approvals'
 # retention. Every join pushes it further.
@@ -179,27 +177,18 @@ class GroupStore:
         return None if item is None else group_from_item(item)
 
     def approvals(self, approval_ids: Iterable[str]) -> list[Approval]:
-        """The members as they are now (one strongly consistent BatchGetItem per 100), in the
-        order they were created; ids without an approval are left out."""
-        ids = sorted(set(approval_ids))
+        """The members as they are now (strongly consistent reads), in the order they were
+        created; ids without an approval are left out. One GetItem each: the functions' roles
+        allow GetItem on the table, not BatchGetItem (infra/resources/iam.yml)."""
         found: list[Approval] = []
-        for start in range(0, len(ids), BATCH_GET_MAX):
-            keys: list[Mapping[str, AttributeValueTypeDef]] = [
-                {"pk": _s(f"APPROVAL#{i}"), "sk": _s(APPROVAL_SK)}
-                for i in ids[start : start + BATCH_GET_MAX]
-            ]
-            for _ in range(BATCH_GET_ROUNDS):
-                result = self._db.batch_get_item(
-                    RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}}
-                )
-                responses = cast("dict[str, list[Any]]", result.get("Responses", {}))
-                found += [approval_from_item(i) for i in responses.get(self._table, [])]
-                unprocessed = cast("dict[str, Any]", result.get("UnprocessedKeys", {}))
-                keys = list((unprocessed.get(self._table) or {}).get("Keys", []))
-                if not keys:
-                    break
-            else:
-                raise RuntimeError("DynamoDB kept returning unprocessed keys")
+        for approval_id in sorted(set(approval_ids)):
+            item = self._db.get_item(
+                TableName=self._table,
+                Key={"pk": _s(f"APPROVAL#{approval_id}"), "sk": _s(APPROVAL_SK)},
+                ConsistentRead=True,
+            ).get("Item")
+            if item is not None:
+                found.append(approval_from_item(item))
         return sorted(found, key=lambda a: (a.created_at, a.approval_id))
 
     def version(self, group_id: str) -> int:

@@ -39,6 +39,12 @@ class Input(StrEnum):
     CODE_BLOCK = "code"
 
 
+class Event(StrEnum):
+    """Events API event types the app subscribes to (the manifest's ``bot_events``)."""
+
+    APP_HOME_OPENED = "app_home_opened"
+
+
 class Command(StrEnum):
     """Slash commands."""
 

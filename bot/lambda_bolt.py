@@ -128,11 +128,10 @@ def _refusal(
 
 def _shape(body: str, content_type: str) -> Screened:
     if "json" in content_type:
-        # The app subscribes to no Events API events: only Slack's URL check comes as JSON.
-        data = _json(body)
-        if not isinstance(data, dict) or data.get("type") != "url_verification":
-            return Screened(_malformed("this app receives no events"))
-        return Screened(raw_body=body)
+        # JSON: Slack's URL check, or an Events API delivery of the one event the app
+        # subscribes to (the manifest's bot_events); Bolt parses and verifies it.
+        problem = _event_problem(_json(body))
+        return Screened(_malformed(problem) if problem else None, raw_body=body)
     form = parse_form(body)
     if "ssl_check" not in form and "command" in form and not (form.get("user_id") or [""])[0]:
         return Screened(_malformed("the slash command names no user"))
@@ -148,6 +147,28 @@ def _shape(body: str, content_type: str) -> Screened:
     if problem:
         return Screened(_malformed(problem))
     return Screened(raw_body=body, body=bolt_body(body, content_type, form, payload))
+
+
+SUBSCRIBED_EVENTS: Final = frozenset({"app_home_opened"})  # = the manifest's bot_events
+
+
+def _event_problem(data: Any) -> str | None:
+    """What makes a JSON body other than Slack's URL check or an ``event_callback`` of a
+    subscribed event type naming its user (Bolt builds its context from ``event.user``
+    before a listener runs)."""
+    if not isinstance(data, dict):
+        return "the body is not a JSON object"
+    if data.get("type") == "url_verification":
+        return None
+    if data.get("type") != "event_callback":
+        return "this app receives no events but app_home_opened"
+    event = data.get("event")
+    if not isinstance(event, dict) or event.get("type") not in SUBSCRIBED_EVENTS:
+        return "this app receives no events but app_home_opened"
+    user = event.get("user")
+    if not isinstance(user, str) or not user:
+        return "the event names no user"
+    return None
 
 
 def bolt_body(

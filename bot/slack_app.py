@@ -44,7 +44,7 @@ from bot.blocks import (
     reject_modal,
 )
 from bot.group_blocks import reject_all_modal
-from bot.ids import GROUP_ITEM_SEPARATOR, Action, Command, Input, Modal
+from bot.ids import GROUP_ITEM_SEPARATOR, Action, Command, Event, Input, Modal
 from bot.service import (
     FORM_CODE,
     FORM_COMMENT,
@@ -220,6 +220,12 @@ def _tell(respond: Respond, text: str) -> None:
     respond(text=text, response_type="ephemeral", replace_original=False)
 
 
+def _from_home(body: dict[str, Any]) -> bool:
+    """A click on the App Home tab: its container is the Home view, there is no channel and
+    Slack sends no ``response_url`` (so no ``respond``): answered on the Home view itself."""
+    return _dict(body.get("view")).get("type") == "home"
+
+
 class Listeners:
     """The listeners, each a thin translation from a Slack payload to a service call."""
 
@@ -246,6 +252,20 @@ class Listeners:
             self._on_decision(result)
         return result
 
+    def _answer(self, body: dict[str, Any], respond: Respond | None, text: str) -> None:
+        """A private answer to a click: under the message, or on the Home tab it came from."""
+        if respond is not None and not _from_home(body):
+            _tell(respond, text)
+        else:
+            self._tell_home(_user_id(body), text)
+
+    def _tell_home(self, user_id: str, text: str | None) -> None:
+        """Republish ``user_id``'s Home tab with ``text`` on top (the answer to their click)."""
+        try:
+            self.service.publish_home(user_id, notice=text or None)
+        except (SlackUnavailable, SlackRejected) as exc:
+            log.warning("views.publish failed: %s", exc)
+
     def register(self, app: App) -> None:
         app.action(Action.APPROVE.value)(ack=_ack_only, lazy=[self.approve])
         app.action(Action.APPROVE_FORM.value)(self.open_approve_modal)
@@ -261,17 +281,20 @@ class Listeners:
         app.action(Action.REJECT_ALL.value)(self.open_reject_all_modal)
         app.view(Modal.REJECT_ALL.value)(ack=self.validate_reason, lazy=[self.reject_all])
         app.action(Action.MORE_PENDING.value)(ack=_ack_only, lazy=[self.more])
+        app.event(Event.APP_HOME_OPENED.value)(ack=_ack_only, lazy=[self.home_opened])
         app.error(self.on_error)
 
     # Approve ---------------------------------------------------------------------------------
 
-    def approve(self, body: dict[str, Any], respond: Respond) -> None:
+    def approve(self, body: dict[str, Any], respond: Respond | None) -> None:
         click = Click.from_body(body)
         if click.approval_id is None:
-            _tell(respond, INVALID_BUTTON)
+            self._answer(body, respond, INVALID_BUTTON)
             return
         result = self._decide(click.approval_id, click.user_id, "approved")
-        if result.text:
+        if _from_home(body):
+            self._tell_home(click.user_id, result.text)
+        elif result.text and respond is not None:
             _tell(respond, result.text)
 
     # Approve with the form (inputs, comment, high-risk code) --------------------------------
@@ -281,25 +304,25 @@ class Listeners:
         ack: Ack,
         body: dict[str, Any],
         client: WebClient,
-        respond: Respond,
+        respond: Respond | None,
         render: Callable[..., dict[str, Any]],
     ) -> None:
         """Check the user may decide, then open a modal (the trigger id lives 3 s: no lazy)."""
         ack()
         click = Click.from_body(body)
         if click.approval_id is None:
-            _tell(respond, INVALID_BUTTON)
+            self._answer(body, respond, INVALID_BUTTON)
             return
         result = self.service.check(click.approval_id, click.user_id)
         if result.verdict is not Verdict.ALLOWED or result.approval is None:
-            _tell(respond, result.text)
+            self._answer(body, respond, result.text)
             return
         client.views_open(
             trigger_id=body["trigger_id"], view=render(result.approval, channel_id=click.channel_id)
         )
 
     def open_approve_modal(
-        self, ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
+        self, ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond | None
     ) -> None:
         self._open_modal(ack, body, client, respond, approve_modal)
 
@@ -326,6 +349,9 @@ class Listeners:
         if form is None:
             return  # validate_approve_form kept the modal open with the errors
         result = self._decide(approval_id, user_id, "approved", form=form)
+        if not meta.get("channel_id"):  # the modal was opened from the App Home tab
+            self._tell_home(user_id, result.text)
+            return
         channel = meta.get("channel_id") or (result.approval.channel if result.approval else None)
         if result.text and isinstance(channel, str):
             _post_ephemeral(client, channel, user_id, result.text)
@@ -333,7 +359,7 @@ class Listeners:
     # Reject ----------------------------------------------------------------------------------
 
     def open_reject_modal(
-        self, ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
+        self, ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond | None
     ) -> None:
         self._open_modal(ack, body, client, respond, reject_modal)
 
@@ -358,6 +384,9 @@ class Listeners:
             return  # refused by validate_reason, or forged metadata: nothing to decide
         user_id = _user_id(body)
         result = self._decide(approval_id, user_id, "rejected", reason)
+        if not meta.get("channel_id"):  # the modal was opened from the App Home tab
+            self._tell_home(user_id, result.text)
+            return
         channel = meta.get("channel_id") or (result.approval.channel if result.approval else None)
         if result.text and isinstance(channel, str):
             _post_ephemeral(client, channel, user_id, result.text)
@@ -450,6 +479,22 @@ class Listeners:
             return
         message = pending_list(page.approvals, cursor=page.cursor, mine=mine, continued=True)
         respond(text=message.text, blocks=message.blocks, replace_original=True)
+
+    # App Home ------------------------------------------------------------------------------
+
+    def home_opened(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        """``app_home_opened`` (lazy): publish the person's Home tab, once per event (Slack
+        retries an event it thinks was lost; the retry finds its event id recorded)."""
+        user_id = event.get("user")
+        if event.get("tab") != "home" or not isinstance(user_id, str) or not user_id:
+            return  # the Messages tab (direct messages) opened: nothing to publish
+        event_id = body.get("event_id")
+        if not self.service.home_opened(user_id, event_id if isinstance(event_id, str) else None):
+            return
+        try:
+            self.service.publish_home(user_id)
+        except (SlackUnavailable, SlackRejected) as exc:
+            log.warning("views.publish failed: %s", exc)
 
     @staticmethod
     def on_error(error: Exception) -> BoltResponse | None:

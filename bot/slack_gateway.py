@@ -170,6 +170,12 @@ class SlackGateway:
     def post_ephemeral(self, channel: str, user: str, text: str) -> None:
         self._call("chat.postEphemeral", channel=channel, user=user, text=text)
 
+    # --- the App Home tab ------------------------------------------------------------------------
+
+    def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
+        """``views.publish``: ``user_id``'s Home tab shows ``view`` (no scope needed)."""
+        self._call("views.publish", user_id=user_id, view=view)
+
     # --- people ----------------------------------------------------------------------------------
 
     def _remembered(self, key: tuple[str, str], fresh: bool, kind: type) -> Any | None:

@@ -28,6 +28,7 @@ from slack_sdk.web import SlackResponse
 from bot.aws_session import new_session
 from bot.config import Settings
 from bot.group_store import GroupStore
+from bot.home_store import HomeStore
 from bot.service import ApprovalService, Policy
 from bot.slack_gateway import SlackGateway
 from bot.slack_retry import DeadlineRetryHandler
@@ -193,7 +194,7 @@ def policy_from(settings: Settings) -> Policy:
 
 
 def build_service(settings: Settings, *, web_client: WebClient | None = None) -> ApprovalService:
-    dynamodb = dynamodb_client()  # one client for the approvals and the group messages
+    dynamodb = dynamodb_client()
     return ApprovalService(
         store=ApprovalStore(
             dynamodb, settings.approvals_table, retention_days=settings.retention_days
@@ -203,4 +204,5 @@ def build_service(settings: Settings, *, web_client: WebClient | None = None) ->
         policy=policy_from(settings),
         clock=utc_now,
         groups=GroupStore(dynamodb, settings.approvals_table),
+        home=HomeStore(dynamodb, settings.approvals_table),  # App Home visits, same table
     )

@@ -301,6 +301,8 @@ class FakeSlack:
     crash_after_post: bool = False  # post succeeds, then the caller "crashes"
     history_unavailable: bool = False
     _ts: int = 0
+    homes: dict[str, dict[str, Any]] = field(default_factory=dict)  # views.publish: user -> view
+    published: list[str] = field(default_factory=list)  # the user of every views.publish
 
     def post(self, channel: str, message: Message, *, approval_id: str) -> tuple[str, str]:
         if self.fail_post:
@@ -355,6 +357,29 @@ class FakeSlack:
     def lookup_email(self, email: str) -> str | None:
         self._ask("users.lookupByEmail", email, True)
         return self.emails.get(email.lower())
+
+    def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
+        if "views.publish" in self.unavailable:
+            raise SlackUnavailable("views.publish: internal_error", maybe_done=False)
+        self.published.append(user_id)
+        self.homes[user_id] = view
+
+
+class FakeHomeVisits:
+    """bot.home_store.HomeStore in memory: who opened their Home tab, when, by which event."""
+
+    def __init__(self) -> None:
+        self.visits: dict[str, tuple[datetime, str | None]] = {}
+
+    def opened(self, user_id: str, *, event_id: str | None, now: datetime) -> bool:
+        seen = self.visits.get(user_id)
+        if event_id is not None and seen is not None and seen[1] == event_id:
+            return False
+        self.visits[user_id] = (now, event_id)
+        return True
+
+    def recent(self, *, since: datetime, limit: int) -> list[str]:
+        return [u for u, (at, _) in list(self.visits.items())[:limit] if at >= since]
 
 
 class FakeGroupStore:

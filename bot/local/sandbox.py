@@ -13,7 +13,9 @@ One process runs:
   thread; an execution watcher sends "Execution Status Change" events to the expirations
   handler (what the EventBridge rule does), and a timer sends it the scheduled sweep.
 * the **page** (``bot/local/static/index.html``) and its JSON API: the channel as Slack would
-  show it to the person you pick, your clicks turned into signed interaction payloads.
+  show it to the person you pick, beside the app's own tabs as that person sees them (Home: the
+  view the bot published for them, ``app_home_opened`` sent when they open it; Messages: their
+  direct message with the bot), your clicks turned into signed interaction payloads.
 
 Nothing in ``bot/`` outside ``bot/local/`` knows it runs here: it is all configuration
 (``AWS_ENDPOINT_URL``, ``SLACK_API_URL``, tokens, table name).
@@ -44,8 +46,16 @@ from urllib.parse import parse_qs, urlsplit
 from bot.local.events import LocalContext
 from bot.local.lambda_client import LocalLambdaClient, attach
 from bot.local.sfn_witness import FAILURE, SfnWitness
-from bot.local.slack_driver import Response, SlackDriver
-from bot.local.slack_requests import api_gateway_v2_event, post_signed
+from bot.local.slack_driver import ButtonNotFound, Response, SlackDriver
+from bot.local.slack_requests import (
+    FORM_CONTENT_TYPE,
+    api_gateway_v2_event,
+    block_actions_body,
+    home_block_actions_body,
+    post_signed,
+    post_signed_as,
+    signed_form_headers,
+)
 from bot.local.slack_standin import SlackStandIn
 from bot.local.sqs_poller import deliver_once
 
@@ -59,6 +69,7 @@ SIGNING_SECRET: Final = "sandbox-signing-secret"  # noqa: S105
 TABLE: Final = "sfn-approvals-sandbox"
 REGION: Final = "us-east-1"
 SWEEP_SECONDS: Final = 10.0
+MAX_START_COUNT: Final = 50  # "start N" of the page: executions started by one request
 WATCH_SECONDS: Final = 0.5
 WAITING_RESOURCE: Final = "sendMessage.waitForTaskToken"  # the approval task, in history events
 
@@ -198,6 +209,28 @@ class Sandbox:
         self._lock = threading.Lock()
         self.version = 0
         self._version_lock = threading.Lock()
+        self._env_before: dict[str, str | None] = {}  # what stop() puts back
+
+    # --- the process environment: the sandbox configures the handlers through it ---------------
+
+    def _remember_env(self, *names: str) -> None:
+        """Keep the value (or absence) ``names`` have before the sandbox first changes them."""
+        for name in names:
+            if name not in self._env_before:
+                self._env_before[name] = os.environ.get(name)
+
+    def _set_env(self, values: dict[str, str]) -> None:
+        self._remember_env(*values)
+        os.environ.update(values)
+
+    def _restore_env(self) -> None:
+        """Put back every variable the sandbox set or removed, as it was before ``start``."""
+        for name, value in self._env_before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._env_before.clear()
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -242,11 +275,12 @@ class Sandbox:
             self.stack = ExampleStack(queues, machine, {})
             self.short_stack = self.stack
             return
+        self._remember_env("MOTO_PORT")  # start_moto points moto's own calls at its port
         self.moto, endpoint = start_moto()
         # What reaches moto's Step Functions, independently of the bot's clients: the page shows
         # the error and cause the bot sent (moto keeps no SendTaskFailure cause).
         self.witness = SfnWitness().install()
-        os.environ.update(
+        self._set_env(
             {
                 "AWS_ENDPOINT_URL": endpoint,
                 "AWS_ACCESS_KEY_ID": "sandbox",
@@ -258,6 +292,7 @@ class Sandbox:
                 "POWERTOOLS_METRICS_DISABLED": "1",
             }
         )
+        self._remember_env("AWS_PROFILE")
         os.environ.pop("AWS_PROFILE", None)
         self.sqs = boto3.client("sqs")
         self.sfn = boto3.client("stepfunctions")
@@ -292,7 +327,7 @@ class Sandbox:
             )
         self.slack.add_usergroup(ONCALL[0], ONCALL[1], ONCALL[2])
         self.slack.subscribe(lambda *_: self.bump())
-        os.environ.update(
+        self._set_env(
             {
                 "SLACK_BOT_TOKEN": BOT_TOKEN,
                 "SLACK_SIGNING_SECRET": SIGNING_SECRET,
@@ -322,6 +357,7 @@ class Sandbox:
             raise SystemExit(
                 "Socket Mode needs DEFAULT_CHANNEL (the id of a channel the bot is in)"
             )
+        self._remember_env("SLACK_SIGNING_SECRET")
         os.environ.setdefault("SLACK_SIGNING_SECRET", "unused-in-socket-mode")
         self.notifier, self.expirations = _import_handlers(socket_mode=True)
         settings = load_settings()
@@ -360,6 +396,7 @@ class Sandbox:
             self.moto = None
         if self.witness is not None:
             self.witness.uninstall()
+        self._restore_env()
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -507,11 +544,24 @@ class Sandbox:
     # --- what Slack would do --------------------------------------------------------------------
 
     def post_to_endpoint(self, body: str, headers: dict[str, str]) -> Response:
-        """Slack POSTs the signed interaction to the app's Request URL (here, over HTTP)."""
-        timestamp = int(headers["x-slack-request-timestamp"])
-        status, response_headers, text = post_signed(
-            self.interactions_url, body, SIGNING_SECRET, timestamp=timestamp, timeout=10
-        )
+        """Slack POSTs the signed interaction (form-encoded) or event (JSON, e.g.
+        ``app_home_opened``) to the app's Request URL (here, over HTTP), with its content type."""
+        lowered = {name.lower(): value for name, value in headers.items()}
+        timestamp = int(lowered["x-slack-request-timestamp"])
+        content_type = lowered.get("content-type", FORM_CONTENT_TYPE)
+        if content_type.startswith(FORM_CONTENT_TYPE):
+            status, response_headers, text = post_signed(
+                self.interactions_url, body, SIGNING_SECRET, timestamp=timestamp, timeout=10
+            )
+        else:
+            status, response_headers, text = post_signed_as(
+                self.interactions_url,
+                body,
+                SIGNING_SECRET,
+                content_type=content_type,
+                timestamp=timestamp,
+                timeout=10,
+            )
         return Response(status, text, response_headers)
 
     def start_execution(self, input_: dict[str, Any], *, short_wait: bool = False) -> str:
@@ -553,6 +603,8 @@ class Sandbox:
             "socket_mode": self.socket_mode,
             "messages": [] if self.socket_mode else self.standin.messages(CHANNEL),
             "ephemerals": [] if self.socket_mode else self.ephemerals(user),
+            "dm": self.direct_messages(user),
+            "home": self.home(user),
             "modal": modals[-1] if modals else None,
             "executions": [
                 {**e, **self.outcome(e)} if e["status"] != "RUNNING" else e
@@ -566,6 +618,104 @@ class Sandbox:
         with self._lock:
             replaced = set(self._replaced)
         return [e for e in self.standin.ephemerals(user=user) if e["message_ts"] not in replaced]
+
+    # --- the app's own tabs, per person: Messages (the DM with the bot) and Home -----------------
+
+    def direct_messages(self, user: str) -> dict[str, Any]:
+        """``user``'s direct message with the bot: its D… id (None until the bot opened it) and
+        its messages as they are now, oldest first (the shape of ``messages``)."""
+        if self.socket_mode:
+            return {"channel": None, "messages": []}
+        return {"channel": self.standin.im_channel(user), "messages": self.standin.dms(user)}
+
+    @property
+    def home_available(self) -> bool:
+        """Whether the page can open a Home tab: Slack's ``app_home_opened`` goes through
+        ``SlackDriver.open_home`` (absent from drivers that predate the Home tab)."""
+        return not self.socket_mode and hasattr(self.driver, "open_home")
+
+    def home(self, user: str) -> dict[str, Any]:
+        """``user``'s Home tab: the view the bot last published for them (None: nothing yet)."""
+        if self.socket_mode:
+            return {"available": False, "view": None}
+        return {"available": self.home_available, "view": self.standin.home_view(user)}
+
+    def open_home(self, user: str) -> dict[str, Any]:
+        """``user`` opens the app's Home tab: Slack sends ``app_home_opened`` (every time);
+        the page then shows what the bot published."""
+        if not self.home_available:
+            return {"available": False, "status": None, "body": None}
+        response = self.driver.open_home(user)
+        self.lazy.wait(timeout=15)
+        self.bump()
+        status = getattr(response, "status", None)
+        return {"available": True, "status": status, "body": getattr(response, "body", None)}
+
+    def click_dm(
+        self, user: str, channel: str, ts: str, action_id: str, value: str | None
+    ) -> Response:
+        """A click on a button of a message in ``user``'s direct message with the bot: the same
+        signed ``block_actions`` as in the channel, on the D… conversation. Only ``user`` sees
+        that conversation, so another person's (or an unknown) D… id is refused."""
+        if channel != self.standin.im_channel(user):
+            raise BadRequest(f"{channel!r} is not {user}'s direct message with the app")
+        return self.click_message(user, channel, ts, action_id, value)
+
+    def click_message(
+        self, user: str, channel: str, ts: str, action_id: str, value: str | None
+    ) -> Response:
+        """A click on a button of a message: ``SlackDriver.click``, which finds buttons in
+        actions blocks; a button that is a section's accessory (e.g. one per item of a list)
+        is clicked the same way here, with its section's block id, as Slack sends it."""
+        try:
+            return self.driver.click(user, channel, ts, action_id, value=value)
+        except ButtonNotFound:
+            message = self.standin.message(channel, ts)
+            button = _view_button(message.get("blocks") or [], action_id, value, None)
+        try:
+            name = self.standin.user_name(user)
+        except KeyError:
+            name = user.lower()
+        body = block_actions_body(
+            user_id=user,
+            user_name=name,
+            team_id=self.standin.team_id,
+            channel_id=channel,
+            message_ts=ts,
+            action_id=action_id,
+            value=str(button.get("value", "")),
+            block_id=str(button["block_id"]),
+            trigger_id=self.driver._trigger(user),
+            response_url=self.standin.response_url(channel=channel, user=user),
+            message=message,
+        )
+        return self.post_to_endpoint(body, signed_form_headers(SIGNING_SECRET, body))
+
+    def click_home(
+        self, user: str, action_id: str, value: str | None, block_id: str | None = None
+    ) -> Response:
+        """A click on a button of ``user``'s Home tab: ``block_actions`` from the view (no
+        channel, no ``response_url``); a modal it opens shows to ``user``."""
+        view = self.standin.home_view(user)
+        if view is None:
+            raise LookupError(f"{user} has no Home tab published")
+        button = _view_button(view.get("blocks") or [], action_id, value, block_id)
+        try:
+            name = self.standin.user_name(user)
+        except KeyError:
+            name = user.lower()
+        body = home_block_actions_body(
+            user_id=user,
+            user_name=name,
+            team_id=self.standin.team_id,
+            view=view,
+            action_id=action_id,
+            value=str(button.get("value", "")),
+            block_id=str(button["block_id"]),
+            # a trigger id the driver knows, so the modal the click opens is shown to ``user``
+            trigger_id=self.driver._trigger(user),
+        )
+        return self.post_to_endpoint(body, signed_form_headers(SIGNING_SECRET, body))
 
     def click_ephemeral(
         self, user: str, message_ts: str, action_id: str, value: str | None
@@ -623,6 +773,27 @@ def _maybe_json(text: str | None) -> Any:
         return json.loads(text)
     except ValueError:
         return text
+
+
+def _view_button(
+    blocks: list[dict[str, Any]], action_id: str, value: str | None, block_id: str | None
+) -> dict[str, Any]:
+    """The first button with ``action_id`` (and ``value``, ``block_id`` when given) in an
+    actions block or as a section's accessory, with its block id."""
+    for block in blocks:
+        if block_id is not None and block.get("block_id") != block_id:
+            continue
+        elements = list(block.get("elements") or []) if block.get("type") == "actions" else []
+        if block.get("type") == "section" and isinstance(block.get("accessory"), dict):
+            elements.append(block["accessory"])
+        for element in elements:
+            if (
+                element.get("type") == "button"
+                and element.get("action_id") == action_id
+                and value in (None, element.get("value"))
+            ):
+                return {**element, "block_id": block.get("block_id", "")}
+    raise ButtonNotFound(f"no button {action_id!r} (value {value!r})")
 
 
 def _import_handlers(*, socket_mode: bool = False) -> Any:
@@ -747,12 +918,24 @@ _TEXT: Final = (str,)
 _TEXT_OR_NULL: Final = (str, type(None))
 # What each POST of the page's API takes: field → (JSON types, required).
 API_FIELDS: Final[dict[str, dict[str, tuple[tuple[type, ...], bool]]]] = {
-    "/api/executions": {"input": ((dict,), False), "short_wait": ((bool,), False)},
+    "/api/executions": {
+        "input": ((dict,), False),
+        "short_wait": ((bool,), False),
+        "count": ((int,), False),
+    },
     "/api/click": {
         "user": (_TEXT, True),
         "ts": (_TEXT, True),
         "action_id": (_TEXT, True),
         "value": (_TEXT_OR_NULL, False),
+        "channel": (_TEXT, False),
+    },
+    "/api/home_open": {"user": (_TEXT, True)},
+    "/api/click_home": {
+        "user": (_TEXT, True),
+        "action_id": (_TEXT, True),
+        "value": (_TEXT_OR_NULL, False),
+        "block_id": (_TEXT_OR_NULL, False),
     },
     "/api/click_ephemeral": {
         "user": (_TEXT, True),
@@ -846,14 +1029,29 @@ class _UiHandler(_Handler):
     def _route(self, path: str, data: dict[str, Any]) -> Any:
         sandbox, driver = self.sandbox, self.sandbox.driver
         if path == "/api/executions":
-            return {
-                "arn": sandbox.start_execution(
+            count = data.get("count", 1)
+            if not 1 <= count <= MAX_START_COUNT:
+                raise BadRequest(f"'count' must be from 1 to {MAX_START_COUNT}, not {count}")
+            arns = [
+                sandbox.start_execution(
                     data.get("input") or {}, short_wait=bool(data.get("short_wait"))
                 )
-            }
-        if path == "/api/click":
-            response = driver.click(
-                data["user"], CHANNEL, data["ts"], data["action_id"], value=data.get("value")
+                for _ in range(count)
+            ]
+            return {"arn": arns[0], "arns": arns}
+        if path == "/api/home_open":
+            return sandbox.open_home(data["user"])
+        if path == "/api/click" and data.get("channel", CHANNEL) != CHANNEL:
+            response = sandbox.click_dm(
+                data["user"], data["channel"], data["ts"], data["action_id"], data.get("value")
+            )
+        elif path == "/api/click":
+            response = sandbox.click_message(
+                data["user"], CHANNEL, data["ts"], data["action_id"], data.get("value")
+            )
+        elif path == "/api/click_home":
+            response = sandbox.click_home(
+                data["user"], data["action_id"], data.get("value"), data.get("block_id")
             )
         elif path == "/api/click_ephemeral":
             response = sandbox.click_ephemeral(

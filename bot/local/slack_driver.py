@@ -17,8 +17,11 @@ from typing import Any
 
 from bot.ids import Command
 from bot.local.slack_requests import (
+    app_home_opened_body,
     block_actions_body,
+    home_block_actions_body,
     signed_form_headers,
+    signed_json_headers,
     slash_command_body,
     view_submission_body,
 )
@@ -233,5 +236,63 @@ class SlackDriver:
             channel_id=channel,
             team_id=self.standin.team_id,
             response_url=self.standin.response_url(channel=channel, user=user_id),
+        )
+        return self._post(body)
+
+    # --- the App Home tab ------------------------------------------------------------------------
+
+    def open_home(
+        self,
+        user_id: str,
+        *,
+        tab: str = "home",
+        event_id: str | None = None,
+        retry_num: int | None = None,
+    ) -> Response:
+        """The person opens the app's Home tab: Slack's signed Events API ``app_home_opened``
+        (JSON). ``retry_num``: send it as Slack's retry of ``event_id`` (``x-slack-retry-num``,
+        reason ``http_timeout``). The bot answers by publishing the view
+        (``SlackStandIn.home_view(user_id)``)."""
+        channel = self.standin.im_channel(user_id) or f"D{user_id.removeprefix('U')}"
+        body = app_home_opened_body(
+            user_id=user_id,
+            team_id=self.standin.team_id,
+            channel_id=channel,
+            tab=tab,
+            view=self.standin.home_view(user_id),
+            event_id=event_id,
+            bot_user_id=self.standin.bot_user_id,
+        )
+        ts = self._clock() if self._clock else None
+        headers = signed_json_headers(self.signing_secret, body, ts)
+        if retry_num is not None:
+            headers["x-slack-retry-num"] = str(retry_num)
+            headers["x-slack-retry-reason"] = "http_timeout"
+        return self._send(body, headers)
+
+    def click_home(
+        self,
+        user_id: str,
+        action_id: str,
+        *,
+        value: str | None = None,
+        view: dict[str, Any] | None = None,
+    ) -> Response:
+        """Click a button of ``user_id``'s Home tab — as last published, or ``view`` (what an
+        out-of-date screen still shows) — as Slack sends it: the container is the Home view;
+        no channel, no ``response_url``."""
+        view = view or self.standin.home_view(user_id)
+        if view is None:
+            raise ButtonNotFound(f"{user_id} has no Home view")
+        button = find_button(view.get("blocks") or [], action_id, value)
+        body = home_block_actions_body(
+            user_id=user_id,
+            user_name=self._name(user_id),
+            team_id=self.standin.team_id,
+            view=view,
+            action_id=action_id,
+            value=button.get("value", ""),
+            block_id=button["block_id"],
+            trigger_id=self._trigger(user_id),
         )
         return self._post(body)

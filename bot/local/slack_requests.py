@@ -35,15 +35,20 @@ __all__ = [
     "FORM_CONTENT_TYPE",
     "VERIFICATION_TOKEN",
     "api_gateway_v2_event",
+    "app_home_opened_body",
     "block_actions_body",
+    "home_block_actions_body",
     "post_signed",
+    "post_signed_as",
     "sign",
     "signed_form_headers",
+    "signed_json_headers",
     "slash_command_body",
     "view_submission_body",
 ]
 
 FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded"
+JSON_CONTENT_TYPE: Final = "application/json"
 #: The (deprecated) verification token Slack still puts in payloads; apps must not rely on it.
 VERIFICATION_TOKEN: Final = "standin-verification-token"  # noqa: S105 (a fake, public value)
 SLACK_USER_AGENT: Final = "Slackbot 1.0 (+https://api.slack.com/robots)"
@@ -65,6 +70,13 @@ def signed_form_headers(
 ) -> dict[str, str]:
     """`sign` plus ``content-type: application/x-www-form-urlencoded``, as Slack sends them."""
     return {"content-type": FORM_CONTENT_TYPE, **sign(signing_secret, body, timestamp)}
+
+
+def signed_json_headers(
+    signing_secret: str, body: str, timestamp: int | None = None
+) -> dict[str, str]:
+    """`sign` plus ``content-type: application/json``, as Slack sends Events API requests."""
+    return {"content-type": JSON_CONTENT_TYPE, **sign(signing_secret, body, timestamp)}
 
 
 def _trigger_id() -> str:
@@ -169,6 +181,58 @@ def block_actions_body(
     return _payload_body(payload)
 
 
+def home_block_actions_body(
+    *,
+    user_id: str,
+    user_name: str,
+    team_id: str,
+    view: dict[str, Any],
+    action_id: str,
+    value: str,
+    block_id: str,
+    trigger_id: str | None = None,
+    api_app_id: str = "A0STANDIN",
+    team_domain: str = "standin",
+) -> str:
+    """The form-encoded body of a ``block_actions`` interaction from a button on the app's
+    **Home tab**: the container is the published view (``{"type": "view", "view_id": ...}``)
+    and the payload carries that ``view`` (``type`` "home", with its id, hash and state). A
+    view has no channel, message or ``response_url``: the app answers with Web API calls
+    (``views.publish``, ``chat.update``, ``views.open`` with the ``trigger_id``).
+
+    ``view`` is the Home view as published, e.g. ``SlackStandIn.home_view(user_id)``.
+    (`block_actions_body` with ``container_type="view"`` describes a modal's button and adds a
+    ``response_url`` and a top-level ``state``, which Slack does not send for a Home tab.)
+    """
+    if view.get("type") != "home" or "id" not in view:
+        raise ValueError("a Home tab click needs the published home view (type 'home', its id)")
+    published = json.loads(json.dumps(view))  # a deep copy of plain JSON
+    published.setdefault("state", {"values": {}})
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": _user(user_id, user_name, team_id),
+        "api_app_id": api_app_id,
+        "token": VERIFICATION_TOKEN,
+        "container": {"type": "view", "view_id": published["id"]},
+        "trigger_id": trigger_id or _trigger_id(),
+        "team": {"id": team_id, "domain": team_domain},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "view": published,
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": block_id,
+                "text": {"type": "plain_text", "text": action_id, "emoji": True},
+                "value": value,
+                "type": "button",
+                "action_ts": _now_ts(),
+            }
+        ],
+    }
+    return _payload_body(payload)
+
+
 def view_submission_body(
     *,
     user_id: str,
@@ -257,6 +321,55 @@ def slash_command_body(
     )
 
 
+def app_home_opened_body(
+    *,
+    user_id: str,
+    team_id: str,
+    channel_id: str,
+    tab: str = "home",
+    view: dict[str, Any] | None = None,
+    event_id: str | None = None,
+    event_time: int | None = None,
+    api_app_id: str = "A0STANDIN",
+    bot_user_id: str = "UBOT",
+) -> str:
+    """The JSON body of an Events API delivery of ``app_home_opened`` (the person opened the
+    app's Home tab, or its Messages tab with ``tab="messages"``), as Slack POSTs it to the
+    app's Request URL. ``view``: the Home view published before, if any (Slack includes it).
+    ``event_id`` (``Ev…``) is what a retried delivery repeats; fresh when not given."""
+    now = int(time.time()) if event_time is None else event_time
+    event: dict[str, Any] = {
+        "type": "app_home_opened",
+        "user": user_id,
+        "channel": channel_id,
+        "tab": tab,
+        "event_ts": f"{now}.{secrets.randbelow(10**6):06d}",
+    }
+    if view is not None:
+        event["view"] = view
+    body = {
+        "token": VERIFICATION_TOKEN,
+        "team_id": team_id,
+        "api_app_id": api_app_id,
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{secrets.token_hex(5).upper()}",
+        "event_time": now,
+        "authorizations": [
+            {
+                "enterprise_id": None,
+                "team_id": team_id,
+                "user_id": bot_user_id,
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
+        "is_ext_shared_channel": False,
+        "event_context": f"4-{secrets.token_urlsafe(24)}",
+    }
+    return json.dumps(body, separators=(",", ":"))
+
+
 def api_gateway_v2_event(
     body: str,
     headers: dict[str, str],
@@ -334,6 +447,43 @@ def post_signed(
         raise ValueError(f"not an http(s) URL: {url!r}")
     headers = {**signed_form_headers(signing_secret, body, timestamp)}
     headers["user-agent"] = SLACK_USER_AGENT
+    request = urllib.request.Request(  # noqa: S310 (scheme checked above)
+        url, data=body.encode("utf-8"), headers=headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            status = int(response.status)
+            response_headers = {k.lower(): v for k, v in response.headers.items()}
+            text = response.read().decode("utf-8", errors="replace")
+    except urllib.error.HTTPError as error:
+        status = int(error.code)
+        response_headers = {k.lower(): v for k, v in error.headers.items()}
+        text = error.read().decode("utf-8", errors="replace")
+    return status, response_headers, text
+
+
+def post_signed_as(
+    url: str,
+    body: str,
+    signing_secret: str,
+    *,
+    content_type: str,
+    timestamp: int | None = None,
+    timeout: float = 5.0,
+) -> tuple[int, dict[str, str], str]:
+    """`post_signed` with another ``content-type``: Slack POSTs Events API callbacks (e.g.
+    ``app_home_opened``) and its URL check as ``application/json``, signed the same way.
+
+    Returns ``(status, headers with lower-case names, body text)``; HTTP error statuses are
+    returned, not raised. Only http(s) URLs are accepted.
+    """
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    headers = {
+        **sign(signing_secret, body, timestamp),
+        "content-type": content_type,
+        "user-agent": SLACK_USER_AGENT,
+    }
     request = urllib.request.Request(  # noqa: S310 (scheme checked above)
         url, data=body.encode("utf-8"), headers=headers, method="POST"
     )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.models import Approval
 from bot.ports import Clock, Slack, Store, Workflow
 
 
@@ -15,6 +17,10 @@ class Policy:
     default_approvers: tuple[str, ...] = ()
     allow_self_approval: bool = False
     post_lease_seconds: int = 120
+
+
+def _no_home(approval: Approval) -> None:
+    """No App Home refresh (a service built without :class:`bot.ports.HomeVisits`)."""
 
 
 @dataclass
@@ -29,3 +35,5 @@ class Deps:
     slack: Slack
     policy: Policy
     clock: Clock
+    # The App Home tab's refresh (bot.service.home.HomeTab.changed), told of every change.
+    home_changed: Callable[[Approval], None] = _no_home

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Literal
 
 from bot.models import AuditEvent, Envelope
-from bot.ports import Clock, Slack, Store, Workflow
+from bot.ports import Clock, HomeVisits, Slack, Store, Workflow
 from bot.ports import Groups as GroupsPort
 from bot.service.authorization import AccessPolicy
 from bot.service.completion import STALE_CLAIM_SECONDS, Completer
@@ -17,6 +17,7 @@ from bot.service.decisions import Decider
 from bot.service.expiry import Expirer
 from bot.service.forms import ApproveForm
 from bot.service.groups import AllResult, Groups, GroupView
+from bot.service.home import HomeTab
 from bot.service.listing import LIST_PAGE_SIZE, Listing
 from bot.service.record import Recorder
 from bot.service.requests import RequestPoster
@@ -34,6 +35,7 @@ class ApprovalService:
         policy: Policy,
         clock: Clock,
         groups: GroupsPort | None = None,
+        home: HomeVisits | None = None,
     ) -> None:
         self._deps = deps = Deps(store, workflow, slack, policy, clock)
         # The adapters, for tests and benchmarks that observe them (hooks on their clients).
@@ -53,6 +55,10 @@ class ApprovalService:
         if self._groups is not None:
             record.on_group = self._groups.on_member_changed
             self._requests.groups = self._groups
+        # The App Home tab; with ``home`` (who opened it lately) it is refreshed on changes.
+        self._home = HomeTab(deps, access, self._listing, expirer, home)
+        if home is not None:
+            deps.home_changed = self._home.changed
 
     @property
     def _clock(self) -> Clock:
@@ -107,6 +113,17 @@ class ApprovalService:
     def history(self, user_id: str, limit: int) -> list[AuditEvent]:
         """The latest audit events ``user_id`` may read, newest first."""
         return self._listing.history(user_id, limit)
+
+    # --- the App Home tab (the interactions function) ----------------------------------------
+
+    def home_opened(self, user_id: str, event_id: str | None = None) -> bool:
+        """Remember that ``user_id`` opened their Home tab; False for an event already seen
+        (Slack retried it): then it need not be published again."""
+        return self._home.opened(user_id, event_id)
+
+    def publish_home(self, user_id: str, notice: str | None = None) -> None:
+        """Publish ``user_id``'s Home tab (``notice``: an answer to their last click there)."""
+        self._home.publish(user_id, notice)
 
     # --- expiry and the sweep (the expirations function) -------------------------------------
 

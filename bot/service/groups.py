@@ -113,6 +113,9 @@ class FreshOnce:
     def post_reply(self, channel: str, thread_ts: str, text: str) -> None:
         self._slack.post_reply(channel, thread_ts, text)
 
+    def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
+        self._slack.publish_home(user_id, view)
+
 
 @dataclass(frozen=True)
 class GroupView:
@@ -251,6 +254,7 @@ class Groups:
         self._record.audit(
             posted, "posted", requester=request.spec.requester, channel=channel, group=key
         )
+        deps.home_changed(posted)  # App Home tabs of those who may decide it (bot.service.home)
         return RequestOutcome.POSTED
 
     def _join(self, request: ApprovalRequest, key: str) -> Group:

@@ -51,13 +51,15 @@ class Recorder:
     def refresh(self, approval: Approval) -> None:
         """Re-render the channel message for the approval's current state (best effort)."""
         if self.on_group is not None and self.on_group(approval):
-            return  # a grouped request: its group message was redrawn
+            self._deps.home_changed(approval)  # its group message was redrawn; then Home tabs
+            return
         if approval.ts is None:
             return
         try:
             self._deps.slack.update(approval.channel, approval.ts, message_for(approval))
         except (SlackUnavailable, SlackRejected) as exc:
             log.warning("chat.update failed", extra={"error": str(exc)})
+        self._deps.home_changed(approval)  # then the App Home tabs (bot.service.home)
 
     def reply(self, approval: Approval, text: str) -> None:
         """A reply in the request's thread (reminders, escalations; best effort)."""

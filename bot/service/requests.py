@@ -126,6 +126,7 @@ class RequestPoster:
             raise RetryLater(f"posting failed, will retry: {exc}") from None
         posted = self._mark_posted(request, owner, channel, ts, audience)
         self._record.audit(posted, "posted", requester=request.spec.requester, channel=channel)
+        deps.home_changed(posted)  # App Home tabs of those who may decide it (bot.service.home)
         return RequestOutcome.POSTED
 
     def _find_earlier_post(

@@ -63,6 +63,7 @@ def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
         "escalate_to",
         "inputs",
         "risk",
+        "notify",
         "group",
     )
     for key in passthrough:

@@ -395,7 +395,9 @@ def test_long_text_wraps_with_a_way_to_read_all(
 def test_the_api_refuses_bad_input(page: Page, sandbox: Any) -> None:
     before = len(sandbox.executions())
     refused = {
-        '{"nonsense": true}': "unknown field 'nonsense': /api/executions takes input, short_wait",
+        '{"nonsense": true}': (
+            "unknown field 'nonsense': /api/executions takes input, short_wait, count"
+        ),
         '{"input": [1, 2]}': "'input' must be an object, not an array",
         '{"input": "checkout"}': "'input' must be an object, not a string",
         '{"input": {}, "short_wait": "yes"}': "'short_wait' must be true or false, not a string",

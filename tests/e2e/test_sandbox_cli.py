@@ -4,6 +4,7 @@
 * A normal run — start, approve, reject, expire, plus bad input to the page's API — prints no
   ERROR or WARNING line and no traceback (moto's expected-failure lines and Bolt's ``token``
   warnings are silenced precisely; see ``tests/functional/test_moto_setup.py`` for what stays).
+* In process (``Sandbox`` as a library, e.g. in a test): stopping it puts the environment back.
 
 ``make`` runs with ``-o .venv/.installed`` and ``PY=`` this interpreter: the target's own
 command is under test, not the virtualenv set-up.
@@ -236,3 +237,22 @@ def test_a_normal_run_prints_no_error_or_warning(running: Running) -> None:
     assert any(line.startswith("sfn-approvals sandbox: http://") for line in lines), lines
     noisy = [line for line in lines if NOISE.search(line)]
     assert noisy == [], "\n".join(noisy)
+
+
+def test_stop_puts_the_environment_back() -> None:
+    """The sandbox configures the handlers through the environment (AWS endpoint, tokens,
+    table, MOTO_PORT): after ``stop`` every variable is as it was before ``start``."""
+    from bot.local.sandbox import Sandbox
+    from tests.e2e.conftest import restored_process_state
+
+    with restored_process_state():  # the handlers it imported go; the env only on failure
+        os.environ["SLACK_BOT_TOKEN"] = "xoxb-of-the-caller"
+        os.environ.pop("MOTO_PORT", None)
+        before = dict(os.environ)
+        sandbox = Sandbox(port=0).start()
+        try:
+            assert os.environ["SLACK_BOT_TOKEN"] != "xoxb-of-the-caller"
+            assert "MOTO_PORT" in os.environ
+        finally:
+            sandbox.stop()
+        assert dict(os.environ) == before

@@ -1,7 +1,9 @@
 """The sandbox's page and the bot's newer features, in a real browser: N-of-M votes with the
 approve form (text, number and select inputs, the bot's per-field errors), high-risk requests
 (type the Ref code), reminders and escalation as thread replies (the sweep, run from the page)
-and ``/approvals history``.
+and ``/approvals history``. At the end, the page's JSON API for each person's direct messages
+with the app and Home tab (and the start form's ``notify`` / ``group`` / "start N"), against the
+stand-in directly: what the page shows once the bot posts DM copies or publishes Home views.
 
 As in ``test_sandbox_browser.py``: each test starts its own execution from the page with a
 distinct service name, acts as ana / bo / cy / eve through "You are", checks the Slack message
@@ -14,11 +16,15 @@ from __future__ import annotations
 import json
 import re
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
+from slack_sdk import WebClient
 
 from tests.e2e.test_sandbox_browser import (
     act_as,
@@ -301,3 +307,374 @@ def test_history_lists_the_events(page: Page, screenshots: Path) -> None:
 
     run_command(page, "history 3")
     expect(page.get_by_test_id("ephemeral").last.get_by_test_id("block-context")).to_have_count(3)
+
+
+# --- the page's API: each person's direct messages and Home tab -----------------------------------
+
+
+def api(sandbox: Any, path: str, body: Any = None) -> tuple[int, Any]:
+    """The page's JSON API as the page calls it (GET without a body, POST with one)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(  # noqa: S310 - 127.0.0.1
+        sandbox.url.rstrip("/") + path,
+        data=data,
+        headers={"Content-Type": "application/json"},
+        method="GET" if data is None else "POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310
+            return answer.status, json.loads(answer.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def state_of(sandbox: Any, user: str) -> dict[str, Any]:
+    status, answer = api(sandbox, f"/api/state?user={user}")
+    assert status == 200, answer
+    return dict(answer)
+
+
+def bot_client(sandbox: Any) -> WebClient:
+    """The bot's side of Slack: what wp-dm / wp-home will post through the same Web API."""
+    from bot.local.sandbox import BOT_TOKEN
+
+    return WebClient(base_url=sandbox.standin.url, token=BOT_TOKEN, timeout=10)
+
+
+def channel_request(sandbox: Any, service: str) -> dict[str, Any]:
+    """The bot's request in #approvals for ``service``, once posted."""
+    for _ in range(300):  # bounded: 30 s
+        for message in sandbox.standin.messages("C0APPROVALS"):
+            if f"Deploy {service} " in json.dumps(message["blocks"]):
+                return dict(message)
+        time.sleep(0.1)
+    raise AssertionError(f"no request for {service} in #approvals")
+
+
+def execution_status(sandbox: Any, arn: str, *, until: str) -> str:
+    status = ""
+    for _ in range(300):  # bounded: 30 s
+        status = str(sandbox.sfn.describe_execution(executionArn=arn)["status"])
+        if status == until:
+            break
+        time.sleep(0.1)
+    return status
+
+
+def test_the_page_shows_each_persons_direct_messages(sandbox: Any) -> None:
+    assert state_of(sandbox, "U0EVE")["dm"] == {"channel": None, "messages": []}
+
+    posted = bot_client(sandbox).chat_postMessage(
+        channel="U0EVE",
+        text="a direct message",
+        blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "*Only for eve*"}}],
+    )
+
+    eve = state_of(sandbox, "U0EVE")["dm"]
+    assert eve["channel"] == posted["channel"] == sandbox.standin.im_channel("U0EVE")
+    assert eve["channel"].startswith("D")
+    assert [m["ts"] for m in eve["messages"]] == [posted["ts"]]
+    assert eve["messages"][0]["blocks"][0]["text"]["text"] == "*Only for eve*"
+    # Nobody else sees eve's conversation with the app, and it is not in the channel.
+    for other in ("U0ANA", "U0BO", "U0CY"):
+        assert posted["ts"] not in json.dumps(state_of(sandbox, other)["dm"])
+    assert posted["ts"] not in [m["ts"] for m in state_of(sandbox, "U0EVE")["messages"]]
+
+
+def test_a_button_in_a_direct_message_reaches_the_bot(sandbox: Any) -> None:
+    """A copy of the channel request in ana's DM (as wp-dm's copies will be): its Approve
+    clicks through the page like the channel's, on the D… conversation, and decides."""
+    status, started = api(sandbox, "/api/executions", {"input": {"service": "api-dm-click"}})
+    assert status == 200, started
+    request = channel_request(sandbox, "api-dm-click")
+    copy = bot_client(sandbox).chat_postMessage(
+        channel="U0ANA", text=request["text"], blocks=request["blocks"]
+    )
+    approve = next(
+        e
+        for b in request["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == APPROVE
+    )
+    click = {"user": "U0ANA", "ts": copy["ts"], "action_id": APPROVE, "value": approve["value"]}
+
+    # Only ana's own DM: another person's D… or an unknown one is refused, nothing is sent.
+    assert api(sandbox, "/api/click", {**click, "user": "U0CY", "channel": copy["channel"]}) == (
+        400,
+        {"error": f"{copy['channel']!r} is not U0CY's direct message with the app"},
+    )
+    assert api(sandbox, "/api/click", {**click, "channel": "D0NOPE"})[0] == 400
+    assert execution_status(sandbox, started["arn"], until="RUNNING") == "RUNNING"
+
+    status, answer = api(sandbox, "/api/click", {**click, "channel": copy["channel"]})
+    assert (status, answer["status"]) == (200, 200), answer
+    assert execution_status(sandbox, started["arn"], until="SUCCEEDED") == "SUCCEEDED"
+    decided = sandbox.standin.message("C0APPROVALS", request["ts"])  # the bot's stored copy
+    assert decided["text"].startswith("Approved"), decided
+
+
+def test_an_accessory_button_clicks_like_an_actions_button(sandbox: Any) -> None:
+    """A list with one button per item (a section's accessory, as a grouped request may be):
+    the click carries that section's block id, in the channel and in a DM."""
+    blocks = [
+        {
+            "type": "section",
+            "block_id": f"item:{n}",
+            "text": {"type": "mrkdwn", "text": f"*Item {n}*"},
+            "accessory": {
+                "type": "button",
+                "action_id": APPROVE,
+                "value": f"not-an-approval-{n}",
+                "text": {"type": "plain_text", "text": "Approve"},
+            },
+        }
+        for n in (1, 2)
+    ]
+    client = bot_client(sandbox)
+    in_channel = client.chat_postMessage(channel="C0APPROVALS", text="items", blocks=blocks)
+    in_dm = client.chat_postMessage(channel="U0BO", text="items", blocks=blocks)
+    seen: list[dict[str, Any]] = []
+    forward = sandbox.post_to_endpoint
+
+    def spy(body: str, headers: dict[str, str]) -> Any:
+        seen.append(json.loads(parse_qs(body)["payload"][0]))
+        return forward(body, headers)
+
+    sandbox.post_to_endpoint = spy
+    try:
+        for posted in (in_channel, in_dm):
+            click = {
+                "user": "U0BO",
+                "ts": posted["ts"],
+                "action_id": APPROVE,
+                "value": "not-an-approval-2",
+                "channel": posted["channel"],
+            }
+            status, answer = api(sandbox, "/api/click", click)
+            assert (status, answer["status"]) == (200, 200), answer
+    finally:
+        del sandbox.post_to_endpoint
+    assert [p["container"]["channel_id"] for p in seen] == [
+        in_channel["channel"],
+        in_dm["channel"],
+    ]
+    for payload in seen:
+        assert payload["actions"][0]["block_id"] == "item:2"
+        assert payload["actions"][0]["value"] == "not-an-approval-2"
+
+
+HOME_VIEW: dict[str, Any] = {
+    "type": "home",
+    "blocks": [
+        {"type": "header", "text": {"type": "plain_text", "text": "Waiting for you"}},
+        {
+            "type": "section",
+            "block_id": "item:1",
+            "text": {"type": "mrkdwn", "text": "*Deploy api-home 1.0.0*"},
+            "accessory": {
+                "type": "button",
+                "action_id": "approval.approve",
+                "value": "not-an-approval-id",
+                "text": {"type": "plain_text", "text": "Approve"},
+            },
+        },
+    ],
+}
+
+
+def test_the_page_shows_and_clicks_each_persons_home_tab(sandbox: Any) -> None:
+    assert state_of(sandbox, "U0CY")["home"]["view"] is None
+    published = bot_client(sandbox).views_publish(user_id="U0CY", view=HOME_VIEW)["view"]
+
+    home = state_of(sandbox, "U0CY")["home"]
+    assert home["view"]["id"] == published["id"]
+    assert home["view"]["type"] == "home"
+    assert home["view"]["blocks"] == HOME_VIEW["blocks"]
+    assert isinstance(home["available"], bool)
+    assert state_of(sandbox, "U0ANA")["home"]["view"] is None  # a Home tab is per person
+
+    # A click on a Home button: block_actions from the view, signed, to the interactions endpoint.
+    seen: list[dict[str, Any]] = []
+    forward = sandbox.post_to_endpoint
+
+    def spy(body: str, headers: dict[str, str]) -> Any:
+        seen.append(json.loads(parse_qs(body)["payload"][0]))
+        return forward(body, headers)
+
+    sandbox.post_to_endpoint = spy
+    try:
+        click = {"user": "U0CY", "action_id": APPROVE, "value": "not-an-approval-id"}
+        status, answer = api(sandbox, "/api/click_home", click)
+        assert status == 200, answer
+        assert answer["status"] == 200, answer  # the bot acknowledged it
+        assert api(sandbox, "/api/click_home", {**click, "user": "U0ANA"})[0] == 404  # no Home
+        assert api(sandbox, "/api/click_home", {**click, "action_id": "nope"})[0] == 404
+    finally:
+        del sandbox.post_to_endpoint
+    assert len(seen) == 1
+    payload = seen[0]
+    assert payload["type"] == "block_actions"
+    assert payload["container"] == {"type": "view", "view_id": published["id"]}
+    assert payload["view"]["type"] == "home"
+    assert payload["user"]["id"] == "U0CY"
+    assert payload["actions"][0]["block_id"] == "item:1"
+    assert "channel" not in payload
+    assert "response_url" not in payload
+
+
+def test_opening_the_home_tab(sandbox: Any) -> None:
+    """Opening the tab sends app_home_opened when the driver can (wp-home's
+    ``SlackDriver.open_home``); before that the page is told the tab is not available."""
+    status, answer = api(sandbox, "/api/home_open", {"user": "U0BO"})
+    assert status == 200, answer
+    available = hasattr(sandbox.driver, "open_home")
+    assert answer["available"] is available
+    assert state_of(sandbox, "U0BO")["home"]["available"] is available
+    if available:
+        assert answer["status"] == 200, answer
+    assert api(sandbox, "/api/home_open", {"user": "U0NOBODY"})[0] == 400
+
+
+def test_opening_the_home_tab_calls_the_drivers_open_home(sandbox: Any) -> None:
+    """With ``open_home`` on the driver (here a stand-in for wp-home's), the page's "open
+    Home" calls it for the person and says what the bot answered."""
+    from bot.local.slack_driver import Response
+
+    opened: list[str] = []
+
+    def open_home(user_id: str) -> Response:
+        opened.append(user_id)
+        return Response(200, "", {})
+
+    had = "open_home" in vars(sandbox.driver)
+    saved = vars(sandbox.driver).get("open_home")
+    sandbox.driver.open_home = open_home
+    try:
+        assert state_of(sandbox, "U0DAN")["home"] == {"available": True, "view": None}
+        status, answer = api(sandbox, "/api/home_open", {"user": "U0DAN"})
+    finally:
+        if had:
+            sandbox.driver.open_home = saved
+        else:
+            del sandbox.driver.open_home
+    assert (status, answer) == (200, {"available": True, "status": 200, "body": ""})
+    assert opened == ["U0DAN"]
+
+
+def test_an_events_api_callback_reaches_the_bot_as_json(sandbox: Any) -> None:
+    """What ``SlackDriver.open_home`` sends (``app_home_opened``) is an Events API callback,
+    JSON, not a form: the sandbox forwards it with its content type. Slack's URL check is one
+    the bot answers today."""
+    from bot.local.sandbox import SIGNING_SECRET
+    from bot.local.slack_requests import sign
+
+    body = json.dumps({"token": "t", "challenge": "c-15", "type": "url_verification"})
+    headers = {"content-type": "application/json", **sign(SIGNING_SECRET, body)}
+    response = sandbox.post_to_endpoint(body, headers)
+    assert (response.status, response.json()) == (200, {"challenge": "c-15"})
+
+
+def test_the_start_form_sets_notify_group_and_starts_n(sandbox: Any) -> None:
+    approval = {"notify": "both", "group": "api-batch-1"}
+    status, answer = api(
+        sandbox, "/api/executions", {"input": {"service": "api-group", **approval}, "count": 3}
+    )
+    assert status == 200, answer
+    assert len(answer["arns"]) == len(set(answer["arns"])) == 3
+    assert answer["arn"] == answer["arns"][0]
+    for arn in answer["arns"]:
+        described = sandbox.sfn.describe_execution(executionArn=arn)
+        assert json.loads(described["input"])["group"] == "api-batch-1"
+    # The example task generator passes both on in the approval object it returns.
+    events = sandbox.sfn.get_execution_history(executionArn=answer["arn"])["events"]
+    outputs = [
+        json.loads(details["output"])
+        for event in events
+        for key, details in event.items()
+        if key.endswith("EventDetails") and isinstance(details.get("output"), str)
+    ]
+    approvals = [o["approval"] for o in outputs if isinstance(o, dict) and "approval" in o]
+    assert approvals, outputs
+    assert {a.get("notify") for a in approvals} == {"both"}
+    assert {a.get("group") for a in approvals} == {"api-batch-1"}
+    for bad in (0, 51, True, "3"):
+        status, answer = api(sandbox, "/api/executions", {"input": {}, "count": bad})
+        assert status == 400, answer
+
+
+# --- the page: the app's Home and Messages tabs beside the channel -------------------------------
+
+
+def test_the_app_tabs_show_the_dm_and_home_and_click_through(
+    page: Page, sandbox: Any, screenshots: Path
+) -> None:
+    """What the bot will post (a DM copy of a request) and publish (a Home view), put into the
+    stand-in directly: the page shows them to their person only and its buttons decide."""
+    row = start_request(page, "e2e-tabs")
+    request = channel_request(sandbox, "e2e-tabs")
+    bot_client(sandbox).chat_postMessage(
+        channel="U0CY", text=request["text"], blocks=request["blocks"]
+    )
+    home = {
+        "type": "home",
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": "Waiting for you"}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": "*Deploy e2e-tabs-home*"}},
+        ],
+    }
+    bot_client(sandbox).views_publish(user_id="U0CY", view=home)
+
+    pane = page.get_by_test_id("app-pane")
+    dms = page.get_by_test_id("dms")
+    expect(dms).to_be_visible()  # Messages is the tab shown first
+    expect(dms.get_by_test_id("dm-message").filter(has_text="Deploy e2e-tabs ")).to_have_count(0)
+    act_as(page, "U0CY")
+    copy = dms.get_by_test_id("dm-message").filter(has_text="Deploy e2e-tabs ")
+    expect(copy).to_have_count(1)
+    expect(pane.get_by_test_id("dm-count")).not_to_have_text("")
+    expect(dms).to_have_attribute("data-channel-id", re.compile(r"^D"))
+
+    pane.get_by_test_id("app-tab-home").click()
+    expect(pane.get_by_test_id("app-tab-home")).to_have_attribute("aria-selected", "true")
+    expect(dms).to_be_hidden()
+    view = page.get_by_test_id("home-view")
+    expect(view.get_by_test_id("block-header")).to_have_text("Waiting for you")
+    expect(view).to_contain_text("Deploy e2e-tabs-home")
+    if not hasattr(sandbox.driver, "open_home"):
+        act_as(page, "U0EVE")  # nothing published for eve, and no app_home_opened to send
+        expect(page.get_by_test_id("home-unavailable")).to_have_text(
+            re.compile("^Home tab not available")
+        )
+        act_as(page, "U0CY")
+    shot(page, screenshots, "j1-home-tab")
+
+    pane.get_by_test_id("app-tab-messages").click()
+    shot(page, screenshots, "j2-dm-copy")
+    button(copy, APPROVE).click()
+    confirm(page, "Approve this request?", "Approve")
+    expect(row).to_have_attribute("data-status", "SUCCEEDED")
+    expect(request_message(page, "e2e-tabs")).to_contain_text("Approved by @cy")
+
+
+def test_the_start_form_sends_notify_group_and_how_many(page: Page, sandbox: Any) -> None:
+    form = page.get_by_test_id("start-form")
+    form.get_by_label("Notify").select_option("both")
+    form.get_by_label("Group").fill("e2e-form-batch")
+    form.get_by_label("How many").fill("2")
+    expect(form.get_by_test_id("start-submit")).to_have_text("Start 2 executions")
+    form.get_by_label("Service").fill("e2e-form")
+    form.get_by_label("Requester").select_option("U0BO")
+    form.get_by_test_id("start-submit").click()
+    expect(page.get_by_test_id("toast").filter(has_text="Started 2 executions")).to_have_count(1)
+    rows = page.get_by_test_id("execution").filter(
+        has=page.get_by_test_id("execution-title").filter(has_text=re.compile(r"^e2e-form "))
+    )
+    expect(rows).to_have_count(2)
+    for arn in [rows.nth(i).get_attribute("data-arn") for i in range(2)]:
+        sent = json.loads(sandbox.sfn.describe_execution(executionArn=arn)["input"])
+        assert (sent["notify"], sent["group"]) == ("both", "e2e-form-batch")
+    # Leave the form as the next test expects to find it.
+    form.get_by_label("Notify").select_option("channel")
+    form.get_by_label("Group").fill("")
+    form.get_by_label("How many").fill("1")

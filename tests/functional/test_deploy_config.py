@@ -263,10 +263,15 @@ def test_notifier_permissions_are_exactly_what_it_calls(package_default: Package
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
+        "dynamodb:Query",  # the App Home refresh after a post
         "states:SendTaskFailure",
         "ssm:GetParameter",
     }
     assert "states:SendTaskSuccess" not in grants  # it never approves anything
+    assert [_rendered(r) for r in grants["dynamodb:Query"]] == [
+        json.dumps(_getatt("ApprovalsTable"), sort_keys=True),
+        "${TableArn}/index/*",
+    ]
     assert grants["sqs:ReceiveMessage"] == [_getatt("VerificationQueue")]
     assert grants["dynamodb:PutItem"] == [_getatt("ApprovalsTable")]
     assert grants["logs:PutLogEvents"] == [_getatt("NotifierLogGroup")]
@@ -633,4 +638,5 @@ def test_slack_manifest_asks_for_exactly_the_scopes_the_bot_uses() -> None:
     assert settings["interactivity"]["is_enabled"] is True
     assert settings["socket_mode_enabled"] is False
     assert settings["token_rotation_enabled"] is False
-    assert "event_subscriptions" not in settings
+    # Events: only app_home_opened (pinned to the registered listeners in test_home.py).
+    assert settings["event_subscriptions"]["bot_events"] == ["app_home_opened"]

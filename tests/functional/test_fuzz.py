@@ -1629,12 +1629,21 @@ KNOWN_SIGNED: Final = (
 def slack_shaped(body: str, content_type: str) -> bool:
     """Whether a signed body is shaped like something Slack sends this app: a form with a
     ``payload`` (a JSON object with a string ``type`` and at most one response URL), a slash
-    command or an SSL check; as JSON, only Slack's URL verification. Anything else is a 400."""
+    command or an SSL check; as JSON, Slack's URL verification or an ``app_home_opened``
+    event naming its user. Anything else is a 400."""
     if "json" in content_type:
         try:
             data = json.loads(body)
         except ValueError:
             return False
+        if isinstance(data, dict) and data.get("type") == "event_callback":  # App Home only
+            event = data.get("event")
+            return (
+                isinstance(event, dict)
+                and event.get("type") == "app_home_opened"
+                and isinstance(event.get("user"), str)
+                and bool(event["user"])
+            )
         return isinstance(data, dict) and data.get("type") == "url_verification"
     form = parse_qs(body, keep_blank_values=True)
     if "payload" in form:

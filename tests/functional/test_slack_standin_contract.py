@@ -233,6 +233,7 @@ def test_the_bot_calls_listed_from_its_code() -> None:
         "users.lookupByEmail": {"email"},
         "usergroups.users.list": {"usergroup"},
         "views.open": {"trigger_id", "view"},
+        "views.publish": {"user_id", "view"},  # the App Home tab
     }
 
 
@@ -257,6 +258,7 @@ def test_what_the_gateway_sends_on_the_wire_is_what_its_code_says(standin: Slack
     gateway.usergroup_members(ONCALL)
     gateway.user_channels(ANA)
     gateway.lookup_email("ana@example.com")
+    gateway.publish_home(ANA, {"type": "home", "blocks": [{"type": "divider"}]})
 
     recorded: dict[str, set[str]] = {}
     for c in standin.calls():

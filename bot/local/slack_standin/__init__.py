@@ -19,10 +19,16 @@ counts in `SlackStandIn.fired_faults` when a call meets it, response URLs includ
 workspace state (messages, ephemeral messages, modal views) can be observed and subscribed to.
 
 Answered methods: ``auth.test``, ``chat.postMessage``, ``chat.update``, ``chat.postEphemeral``,
-``conversations.history``, ``conversations.members``, ``views.open``, ``views.push``,
-``views.update``, ``users.info``, ``users.lookupByEmail``, ``users.conversations``,
-``usergroups.users.list``. Any other method answers
+``conversations.history``, ``conversations.members``, ``conversations.open``, ``views.open``,
+``views.push``, ``views.update``, ``views.publish``, ``users.info``, ``users.lookupByEmail``,
+``users.conversations``, ``usergroups.users.list``. Any other method answers
 ``{"ok": false, "error": "unknown_method"}``.
+
+Direct messages: ``chat.postMessage`` to a user id posts in the bot's direct message with that
+user (a ``D…`` conversation, opened on first use, as ``conversations.open`` opens it); the
+history, updates and ephemerals work there as in a channel (`SlackStandIn.dms`,
+`SlackStandIn.im_channel`). ``views.publish`` keeps each user's Home tab
+(`SlackStandIn.home_view`).
 
 Slack's rules, not ours:
 

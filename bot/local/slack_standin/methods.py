@@ -24,7 +24,7 @@ from bot.local.slack_standin.args import (
     ts_arg,
 )
 from bot.local.slack_standin.blockkit import parsed_blocks, parsed_metadata, parsed_view
-from bot.local.slack_standin.state import Message, Workspace
+from bot.local.slack_standin.state import Channel, Message, Workspace
 
 MAX_MESSAGE_TEXT: Final = 40_000
 RESPONSE_URL_MAX_USES: Final = 5  # Slack: up to 5 times within 30 minutes
@@ -38,8 +38,17 @@ MUTATING_METHODS: Final = frozenset(
         "views.open",
         "views.push",
         "views.update",
+        "views.publish",
+        "conversations.open",
     }
 )
+
+
+def _kind(channel: Channel) -> str:
+    """The ``types`` value of users.conversations a conversation falls under."""
+    if channel.is_im:
+        return "im"
+    return "private_channel" if channel.is_private else "public_channel"
 
 
 # Web API method → handler (a method of `Methods`).
@@ -50,9 +59,11 @@ _HANDLERS: Final = {
     "chat.postEphemeral": "chat_post_ephemeral",
     "conversations.history": "conversations_history",
     "conversations.members": "conversations_members",
+    "conversations.open": "conversations_open",
     "views.open": "views_open",
     "views.push": "views_push",
     "views.update": "views_update",
+    "views.publish": "views_publish",
     "users.info": "users_info",
     "users.lookupByEmail": "users_lookup_by_email",
     "users.conversations": "users_conversations",
@@ -91,7 +102,7 @@ class Methods:
         }
 
     def chat_post_message(self, params: JsonDict) -> JsonDict:
-        channel = self.ws.channel(params)
+        channel = self.ws.post_target(params)
         text = self.message_text(params)
         blocks = parsed_blocks(params)
         if text is None and not blocks and params.get("attachments") is None:
@@ -225,6 +236,80 @@ class Methods:
             "response_metadata": {"next_cursor": encode_cursor("user", rest[0]) if rest else ""},
         }
 
+    def conversations_open(self, params: JsonDict) -> JsonDict:
+        """Open (or find) the bot's direct message with one user. Slack also resumes a
+        conversation by ``channel`` and opens group DMs for several users; the stand-in serves
+        the first two and answers ``not_enough_users``/``too_many_users`` like Slack otherwise."""
+        users_arg = params.get("users")
+        channel_id = str_arg(params, "channel")
+        if users_arg is None:
+            if channel_id is None:
+                raise SlackError("users_list_not_supplied")
+            channel = self.ws.channel(params)
+            if not channel.is_im:
+                raise SlackError("method_not_supported_for_channel_type")
+        else:
+            if isinstance(users_arg, list | tuple):
+                users = [str(u).strip() for u in users_arg]
+            else:
+                users = [u.strip() for u in str(users_arg).split(",")]
+            users = [u for u in users if u]
+            if not users:
+                raise SlackError("users_list_not_supplied")
+            if len(users) > 1:
+                # A group DM (mpim): not served by the stand-in.
+                raise SlackError("method_not_supported_for_channel_type")
+            already = users[0] in self.ws.ims
+            channel = self.ws.open_im(users[0])
+            if not flag(params, "return_im"):
+                return {
+                    "ok": True,
+                    "no_op": already,
+                    "already_open": already,
+                    "channel": {"id": channel.id},
+                }
+        return {"ok": True, "no_op": True, "already_open": True, "channel": self.im_json(channel)}
+
+    def im_json(self, channel: Channel) -> JsonDict:
+        return {
+            "id": channel.id,
+            "created": int(time.time()),
+            "is_im": True,
+            "is_org_shared": False,
+            "user": channel.im_user,
+            "is_user_deleted": False,
+            "priority": 0,
+        }
+
+    def views_publish(self, params: JsonDict) -> JsonDict:
+        """Publish a user's Home tab. The view keeps its id across publishes; ``hash`` (the
+        one Slack last answered) guards against publishing over a newer view."""
+        user_id = str_arg(params, "user_id")
+        if user_id is None or user_id not in self.ws.users:
+            raise SlackError("not_found")
+        view = parsed_view(params, allow_home=True)
+        if view.get("type") != "home":
+            raise invalid_arguments("must be home [json-pointer:/view/type]")
+        current = self.ws.homes.get(user_id)
+        view_hash = str_arg(params, "hash")
+        if view_hash is not None and current is not None and view_hash != current["hash"]:
+            raise SlackError("hash_conflict")
+        stored: JsonDict = {"private_metadata": "", "callback_id": "", "external_id": ""}
+        stored.update(copy.deepcopy(view))
+        stored.update(
+            id=current["id"] if current is not None else self.ws.next_id("V"),
+            team_id=self.ws.identity.team_id,
+            state={"values": {}},
+            hash=f"{int(time.time())}.{self.ws.next_id('')}",
+            previous_view_id=None,
+            root_view_id=None,
+            app_id=self.ws.identity.app_id,
+            app_installed_team_id=self.ws.identity.team_id,
+            bot_id=self.ws.identity.bot_id,
+        )
+        self.ws.homes[user_id] = stored
+        return {"ok": True, "view": copy.deepcopy(stored)}
+
     def exchange_trigger(self, params: JsonDict) -> str:
         name = "trigger_id" if params.get("trigger_id") is not None else "interactivity_pointer"
         trigger_id = str_arg(params, name)
@@ -339,7 +424,7 @@ class Methods:
         found = [
             c
             for c in sorted(self.ws.channels.values(), key=lambda c: c.id)
-            if ("private_channel" if c.is_private else "public_channel") in types
+            if _kind(c) in types
             and (user_id == self.ws.identity.bot_user_id or user_id in c.members)
             and (c.bot_member or not c.is_private)
         ]
@@ -356,8 +441,8 @@ class Methods:
                     "id": c.id,
                     "name": c.name,
                     "is_channel": not c.is_private,
-                    "is_group": c.is_private,
-                    "is_im": False,
+                    "is_group": c.is_private and not c.is_im,
+                    "is_im": c.is_im,
                     "is_mpim": False,
                     "is_private": c.is_private,
                     "is_archived": False,

@@ -56,9 +56,11 @@ METHOD_TIERS: Final[dict[str, Limit]] = {
     "chat.postEphemeral": TIER_4,
     "conversations.history": TIER_3,  # internal and Marketplace apps
     "conversations.members": TIER_4,
+    "conversations.open": TIER_3,
     "views.open": TIER_4,
     "views.push": TIER_4,
     "views.update": TIER_4,
+    "views.publish": TIER_4,
     "users.info": TIER_4,
     "users.lookupByEmail": TIER_3,
     "users.conversations": TIER_3,

@@ -325,6 +325,25 @@ class SlackStandIn:
                 raise KeyError(f"no channel {channel!r} in the stand-in")
             return [m.observed() for m in self._ws.messages[channel]]
 
+    def im_channel(self, user_id: str) -> str | None:
+        """The D… id of the bot's direct message with a user, once it was opened (by
+        conversations.open or a chat.postMessage to the user id)."""
+        with self._cond:
+            return self._ws.ims.get(user_id)
+
+    def dms(self, user_id: str) -> list[dict[str, Any]]:
+        """The messages of the bot's direct message with a user (see `messages`); empty if it
+        was never opened."""
+        with self._cond:
+            channel = self._ws.ims.get(user_id)
+            return [] if channel is None else [m.observed() for m in self._ws.messages[channel]]
+
+    def home_view(self, user_id: str) -> dict[str, Any] | None:
+        """The user's Home tab as last published (views.publish), or None."""
+        with self._cond:
+            view = self._ws.homes.get(user_id)
+            return None if view is None else copy.deepcopy(view)
+
     def message(self, channel: str, ts: str) -> dict[str, Any]:
         """One message (see `messages`). Raises KeyError when there is none."""
         with self._cond:

@@ -37,6 +37,11 @@ class Channel:
     members: list[str]
     is_private: bool = False
     bot_member: bool = True  # private channels are visible to the bot only when it is a member
+    im_user: str | None = None  # a direct message (D…): the bot's IM with this user
+
+    @property
+    def is_im(self) -> bool:
+        return self.im_user is not None
 
 
 @dataclass
@@ -108,6 +113,8 @@ class Workspace:
         self.messages: dict[str, list[Message]] = {}
         self.ephemerals: list[JsonDict] = []
         self.views: dict[str, JsonDict] = {}
+        self.ims: dict[str, str] = {}  # user id → the D… id of the bot's IM with them
+        self.homes: dict[str, JsonDict] = {}  # user id → their published Home view
         self.view_log: list[JsonDict] = []
         self.used_triggers: set[str] = set()
         self.response_urls: dict[str, dict[str, Any]] = {}
@@ -135,6 +142,35 @@ class Workspace:
             if channel.name == name:
                 return channel
         raise SlackError("channel_not_found")
+
+    def open_im(self, user_id: str) -> Channel:
+        """The bot's direct message with a user, opened on first use (same id after)."""
+        user = self.users.get(user_id)
+        if user is None:
+            raise SlackError("user_not_found")
+        if user.deleted:
+            raise SlackError("user_disabled")
+        channel_id = self.ims.get(user_id)
+        if channel_id is None:
+            channel_id = self.next_id("D")
+            self.ims[user_id] = channel_id
+            self.channels[channel_id] = Channel(
+                channel_id,
+                channel_id,
+                [user_id, self.identity.bot_user_id],
+                is_private=True,
+                im_user=user_id,
+            )
+            self.messages[channel_id] = []
+        return self.channels[channel_id]
+
+    def post_target(self, params: Mapping[str, Any]) -> Channel:
+        """chat.postMessage's ``channel``: a conversation, or a user id, which Slack takes as
+        the bot's direct message with that user (the app's Messages tab)."""
+        value = str_arg(params, "channel")
+        if value is not None and value not in self.channels and value in self.users:
+            return self.open_im(value)
+        return self.channel(params)
 
     def find_message(self, channel: str, ts: str) -> Message | None:
         for message in self.messages.get(channel, ()):
