@@ -321,3 +321,47 @@ def test_a_per_item_reject_button_opens_that_items_reason_modal(
     blocks = slack.message(CHANNEL, ts)["blocks"]
     assert blocks[0]["text"]["text"] == "2 approval requests: single"  # the group, redrawn
     assert blocks[1]["text"]["text"] == "*1 pending* · 1 rejected"
+
+
+def test_the_group_store_keeps_a_part_to_fifty_and_joins_are_idempotent(aws: Aws) -> None:
+    """GroupStore's conditional writes on DynamoDB (moto): the cap, the set, the leases."""
+    from datetime import UTC, datetime
+
+    from bot.group_store import MAX_GROUP_ITEMS, GroupBegin, GroupFull, GroupStore
+    from bot.local.infra import create_table
+
+    create_table(aws.dynamodb, TABLE)
+    groups = GroupStore(aws.dynamodb, TABLE)
+    now = datetime(2026, 12, 6, tzinfo=UTC)
+    ids = [f"{n:026d}" for n in range(MAX_GROUP_ITEMS + 1)]
+    for approval_id in ids[:MAX_GROUP_ITEMS]:
+        group = groups.join(CHANNEL, "cap", 0, approval_id, now=now)
+    assert len(group.members) == MAX_GROUP_ITEMS
+    again = groups.join(CHANNEL, "cap", 0, ids[0], now=now)  # a redelivery: still a member
+    assert (len(again.members), again.version) == (MAX_GROUP_ITEMS, MAX_GROUP_ITEMS + 1)
+    with pytest.raises(GroupFull):
+        groups.join(CHANNEL, "cap", 0, ids[-1], now=now)
+    assert groups.join(CHANNEL, "cap", 1, ids[-1], now=now).members == {ids[-1]}
+
+    first = groups.begin_post(group.group_id, now=now, lease_seconds=60)
+    assert first.outcome is GroupBegin.NEW
+    assert groups.begin_post(group.group_id, now=now, lease_seconds=60).outcome is GroupBegin.BUSY
+    later = now.replace(minute=5)  # the lease ran out: the next attempt resumes (looks first)
+    resumed = groups.begin_post(group.group_id, now=later, lease_seconds=60)
+    assert resumed.outcome is GroupBegin.RESUME
+    stale = groups.mark_posted(
+        group.group_id, lease_owner=str(first.lease_owner), channel="C", ts="1"
+    )
+    assert stale is None  # its lease was taken over
+    posted = groups.mark_posted(
+        group.group_id, lease_owner=str(resumed.lease_owner), channel="C", ts="1.5"
+    )
+    assert posted is not None
+    assert (posted.message_channel, posted.ts) == ("C", "1.5")
+    assert groups.begin_post(group.group_id, now=later, lease_seconds=60).outcome is (
+        GroupBegin.POSTED
+    )
+    assert groups.take_draw(group.group_id, "a", now=now, lease_seconds=60)
+    assert not groups.take_draw(group.group_id, "b", now=now, lease_seconds=60)
+    groups.release_draw(group.group_id, "a")
+    assert groups.take_draw(group.group_id, "b", now=now, lease_seconds=60)
