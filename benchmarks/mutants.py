@@ -448,7 +448,11 @@ MUTATIONS: Final[tuple[Mutation, ...]] = (
         '"group", "", lambda: self._slack.usergroup_members(group_id, fresh=True)',
         "Approve all authorizes every item by the first approver group Slack was asked about "
         "(a member of one group decides items of another)",
-        ["tests/unit/test_service_groups.py"],
+        [
+            "tests/unit/test_service_groups.py",
+            "tests/functional/test_groups.py::"
+            "test_concurrent_approve_all_and_single_clicks_decide_each_item_once_and_only_if_allowed",
+        ],
         fast=True,
     ),
     _m(

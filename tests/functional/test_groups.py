@@ -34,6 +34,7 @@ from tests.functional.conftest import (
     CHANNEL,
     CY,
     EVE,
+    ONCALL,
     POST_LEASE_SECONDS,
     TABLE,
     Aws,
@@ -146,8 +147,12 @@ def test_concurrent_approve_all_and_single_clicks_decide_each_item_once_and_only
     interactions: Interactions,
     witness: SfnWitness,
 ) -> None:
-    both, ana_only, cy_only = [ANA, CY], [ANA], [CY]
+    # By user id, and by user group: each item's own group decides (ANA is in S0ANAS only,
+    # CY in @oncall only).
+    slack.add_usergroup("S0ANAS", "anas", [ANA])
+    both, ana_only, cy_only = [ANA, CY], ["S0ANAS"], [ONCALL]
     plan = [both] * 4 + [ana_only] * 2 + [cy_only] * 2
+    who = {ANA: {ANA}, CY: {CY}, "S0ANAS": {ANA}, ONCALL: {CY}}
     ids = request_group(aws, stack, notifier, "fanout", plan)
     store = ApprovalStore(aws.dynamodb, TABLE)
     ts = store.get(ids[0]).ts
@@ -175,7 +180,7 @@ def test_concurrent_approve_all_and_single_clicks_decide_each_item_once_and_only
     interactions.wait()
 
     # The Step Functions side: each task completed exactly once, by someone allowed.
-    allowed = dict(zip(ids, plan, strict=True))
+    allowed = {i: set().union(*(who[p] for p in plan_)) for i, plan_ in zip(ids, plan, strict=True)}
     assert witness.double_decisions() == {}
     for approval_id in ids:
         assert witness.accepted(approval_id) == 1, approval_id
