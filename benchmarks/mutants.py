@@ -440,6 +440,29 @@ MUTATIONS: Final[tuple[Mutation, ...]] = (
         "a logged exception's text keeps the token",
         ["tests/unit/test_log_secrecy.py", "tests/functional/test_log_secrecy.py"],
     ),
+    # --- grouped requests (Approve all) -------------------------------------------------------
+    _m(
+        "approve-all-group-members",
+        "bot/service/groups.py",
+        '"group", group_id, lambda: self._slack.usergroup_members(group_id, fresh=True)',
+        '"group", "", lambda: self._slack.usergroup_members(group_id, fresh=True)',
+        "Approve all authorizes every item by the first approver group Slack was asked about "
+        "(a member of one group decides items of another)",
+        [
+            "tests/unit/test_service_groups.py",
+            "tests/functional/test_groups.py::"
+            "test_concurrent_approve_all_and_single_clicks_decide_each_item_once_and_only_if_allowed",
+        ],
+        fast=True,
+    ),
+    _m(
+        "group-redraw-recheck",
+        "bot/service/groups.py",
+        "            if self._groups.version(group_id) == drawn:\n",
+        "            if True:\n",
+        "a group message drawn from stale reads stays stale (no re-check of the version)",
+        ["tests/unit/test_service_groups.py"],
+    ),
 )
 
 

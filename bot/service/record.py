@@ -7,6 +7,7 @@ the change that caused it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from bot.blocks import message_for, title_of
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 class Recorder:
     def __init__(self, deps: Deps) -> None:
         self._deps = deps
+        self.on_group: Callable[[Approval], bool] | None = None  # bot.service.groups
 
     def audit(
         self,
@@ -48,6 +50,9 @@ class Recorder:
 
     def refresh(self, approval: Approval) -> None:
         """Re-render the channel message for the approval's current state (best effort)."""
+        if self.on_group is not None and self.on_group(approval):
+            self._deps.home_changed(approval)  # its group message was redrawn; then Home tabs
+            return
         if approval.ts is None:
             return
         try:

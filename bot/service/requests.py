@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot.blocks import message_for
 from bot.models import (
@@ -34,6 +35,9 @@ from bot.service.results import RequestOutcome, RetryLater
 from bot.store import Begin, StateConflict
 from bot.workflow import TaskGone
 
+if TYPE_CHECKING:
+    from bot.service.groups import Groups
+
 log = logging.getLogger(__name__)
 
 
@@ -42,6 +46,7 @@ class RequestPoster:
         self._deps = deps
         self._record = record
         self._access = access
+        self.groups: Groups | None = None  # grouped requests (bot.service.groups)
 
     def parse(self, envelope: Envelope) -> ApprovalRequest:
         return parse_request(envelope, default_channel=self._deps.policy.default_channel)
@@ -53,7 +58,7 @@ class RequestPoster:
         except InvalidApprovalRequest:
             return None
 
-    def submit(self, envelope: Envelope) -> RequestOutcome:
+    def submit(self, envelope: Envelope) -> RequestOutcome:  # noqa: PLR0911, PLR0912
         """Post one approval request to Slack, exactly once per task token."""
         deps = self._deps
         now = deps.clock()
@@ -102,6 +107,8 @@ class RequestPoster:
             requester_id=audience.requester_id,
             eligible_approvers=audience.eligible_approvers,
         )
+        if self.groups is not None and self.groups.grouped(request):
+            return self.groups.submit(request, shown, owner)  # one message for the group
         try:
             channel, ts = deps.slack.post(
                 request.channel, message_for(shown), approval_id=request.approval_id
