@@ -60,17 +60,41 @@ def gc_state() -> object:
         gc.disable()
 
 
-def test_pause_then_resume_turns_the_collector_back_on(gc_state: object) -> None:
+def test_pause_then_resume_turns_the_collector_back_on(
+    gc_state: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import gc
 
     from bot.handlers import startup
 
+    frozen: list[bool] = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))  # not this test process
+    monkeypatch.setattr(gc, "get_freeze_count", lambda: 0)
     gc.enable()
-    startup._state.update(paused=False, frozen=True)  # no second freeze in the test process
+    startup._state.update(paused=False)
     startup.pause()
     assert not gc.isenabled()
     startup.resume()
     assert gc.isenabled()
+    assert frozen == [True]
+
+
+def test_resume_freezes_only_when_nothing_is_frozen_yet(
+    gc_state: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    from bot.handlers import startup
+
+    frozen: list[bool] = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))
+    monkeypatch.setattr(gc, "get_freeze_count", lambda: 1)
+    gc.enable()
+    startup._state.update(paused=False)
+    startup.pause()
+    startup.resume()
+    assert gc.isenabled()
+    assert frozen == []
 
 
 def test_resume_leaves_a_collector_someone_else_turned_off(gc_state: object) -> None:
@@ -79,7 +103,7 @@ def test_resume_leaves_a_collector_someone_else_turned_off(gc_state: object) -> 
     from bot.handlers import startup
 
     gc.disable()
-    startup._state.update(paused=False, frozen=True)
+    startup._state.update(paused=False)
     startup.pause()
     startup.resume()
     assert not gc.isenabled()
