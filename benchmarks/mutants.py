@@ -187,7 +187,7 @@ MUTATIONS: Final[tuple[Mutation, ...]] = (
     _m(
         "find-post-skipped",
         "bot/service/requests.py",
-        "if posting.outcome is Begin.RESUME and posting.started_at is not None:",
+        "if resumed is not None and request.spec.in_channel:",
         "if False:",
         "after a crash between chat.postMessage and saving the ts, the request is posted again",
         [NOTIFIER],
@@ -460,6 +460,29 @@ MUTATIONS: Final[tuple[Mutation, ...]] = (
         "            pass\n",
         "a logged exception's text keeps the token",
         ["tests/unit/test_log_secrecy.py", "tests/functional/test_log_secrecy.py"],
+    ),
+    # --- grouped requests (Approve all) -------------------------------------------------------
+    _m(
+        "approve-all-group-members",
+        "bot/service/groups.py",
+        '"group", group_id, lambda: self._slack.usergroup_members(group_id, fresh=True)',
+        '"group", "", lambda: self._slack.usergroup_members(group_id, fresh=True)',
+        "Approve all authorizes every item by the first approver group Slack was asked about "
+        "(a member of one group decides items of another)",
+        [
+            "tests/unit/test_service_groups.py",
+            "tests/functional/test_groups.py::"
+            "test_concurrent_approve_all_and_single_clicks_decide_each_item_once_and_only_if_allowed",
+        ],
+        fast=True,
+    ),
+    _m(
+        "group-redraw-recheck",
+        "bot/service/groups.py",
+        "            if self._groups.version(group_id) == drawn:\n",
+        "            if True:\n",
+        "a group message drawn from stale reads stays stale (no re-check of the version)",
+        ["tests/unit/test_service_groups.py"],
     ),
 )
 

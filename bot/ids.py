@@ -16,6 +16,8 @@ class Action(StrEnum):
     APPROVE_FORM = "approval.approve_form"  # opens the approve modal (inputs, comment, code)
     REJECT = "approval.reject"
     MORE_PENDING = "approvals.more"
+    APPROVE_ALL = "group.approve_all"  # value: the group id (bot.group_store.group_id_for)
+    REJECT_ALL = "group.reject_all"  # opens the reject-all modal (one reason for all)
 
 
 class Modal(StrEnum):
@@ -23,6 +25,7 @@ class Modal(StrEnum):
 
     REJECT = "approval.reject_modal"
     APPROVE = "approval.approve_modal"
+    REJECT_ALL = "group.reject_all_modal"
 
 
 class Input(StrEnum):
@@ -53,3 +56,18 @@ METADATA_EVENT_TYPE = "sfn_approval_request"
 
 ACTIONS_BLOCK_PREFIX = "approval_actions:"
 """``block_id`` prefix of the Approve/Reject actions block; the approval id follows."""
+
+GROUP_ITEMS_BLOCK_PREFIX = "group_items:"
+"""``block_id`` prefix of a group message's per-item buttons; the first item's number follows."""
+
+GROUP_ALL_BLOCK_ID = "group_all"
+"""``block_id`` of a group message's Approve all / Reject all buttons."""
+
+GROUP_ITEM_SEPARATOR = ":"
+"""A group message's per-item buttons: ``action_id`` is ``<Action>:<item number>`` (Slack wants
+action ids unique within a block; five items share one actions block)."""
+
+
+def item_action(action: Action, number: int) -> str:
+    """The ``action_id`` of item ``number``'s ``action`` button in a group message."""
+    return f"{action.value}{GROUP_ITEM_SEPARATOR}{number}"

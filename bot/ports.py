@@ -7,12 +7,13 @@ Unit tests pass in-memory fakes with the same methods.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from bot.blocks import Message
+from bot.group_store import Group, GroupPosting
 from bot.models import (
     Approval,
     ApprovalRequest,
@@ -157,6 +158,27 @@ class Slack(Protocol):
     def post_dm(self, user_id: str, message: Message, *, approval_id: str) -> tuple[str, str]: ...
     # The App Home tab (bot.service.home): replace ``user_id``'s Home view (views.publish).
     def publish_home(self, user_id: str, view: dict[str, Any]) -> None: ...
+
+
+class Groups(Protocol):
+    """The group messages of grouped requests (:class:`bot.group_store.GroupStore`)."""
+
+    def join(
+        self, channel: str, key: str, part: int, approval_id: str, *, now: datetime
+    ) -> Group: ...
+    def get(self, group_id: str) -> Group | None: ...
+    def version(self, group_id: str) -> int: ...
+    def bump(self, group_id: str) -> int: ...
+    def begin_post(self, group_id: str, *, now: datetime, lease_seconds: int) -> GroupPosting: ...
+    def mark_posted(
+        self, group_id: str, *, lease_owner: str, channel: str, ts: str
+    ) -> Group | None: ...
+    def release_lease(self, group_id: str, *, lease_owner: str) -> None: ...
+    def take_draw(
+        self, group_id: str, owner: str, *, now: datetime, lease_seconds: int
+    ) -> bool: ...
+    def release_draw(self, group_id: str, owner: str) -> None: ...
+    def approvals(self, approval_ids: Iterable[str]) -> list[Approval]: ...
 
 
 class HomeVisits(Protocol):

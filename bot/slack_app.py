@@ -43,7 +43,8 @@ from bot.blocks import (
     pending_list,
     reject_modal,
 )
-from bot.ids import Action, Command, Event, Input, Modal
+from bot.group_blocks import reject_all_modal
+from bot.ids import GROUP_ITEM_SEPARATOR, Action, Command, Event, Input, Modal
 from bot.service import (
     FORM_CODE,
     FORM_COMMENT,
@@ -52,6 +53,7 @@ from bot.service import (
     DecisionResult,
     Verdict,
 )
+from bot.service.groups import AllResult
 from bot.slack_gateway import SlackRejected, SlackUnavailable
 
 log = logging.getLogger(__name__)
@@ -137,6 +139,31 @@ class Click:
             "channel_id"
         )
         return cls(approval_id, _user_id(body), channel if isinstance(channel, str) else None)
+
+
+def _item(action: Action) -> re.Pattern[str]:
+    """The ``action_id`` of ``action`` on any item of a group message (bot.ids.item_action)."""
+    return re.compile(rf"^{re.escape(action.value)}{GROUP_ITEM_SEPARATOR}[0-9]{{1,3}}$")
+
+
+GROUP_ID_RE: Final = re.compile(r"^g[a-z2-7]{26}$")  # bot.group_store.group_id_for
+
+
+@dataclass(frozen=True)
+class GroupClick:
+    """A click on Approve all / Reject all of a group message."""
+
+    group_id: str | None  # None when the button's value is not a group id
+    user_id: str
+    channel_id: str | None
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> GroupClick:
+        click = Click.from_body(body)
+        actions = body.get("actions")
+        value = (_dict(actions[0]) if isinstance(actions, list) and actions else {}).get("value")
+        group_id = value if isinstance(value, str) and GROUP_ID_RE.match(value) else None
+        return cls(group_id, click.user_id, click.channel_id)
 
 
 def _state(view: dict[str, Any]) -> dict[str, Any]:
@@ -246,6 +273,13 @@ class Listeners:
         app.action(Action.REJECT.value)(self.open_reject_modal)
         app.view(Modal.REJECT.value)(ack=self.validate_reason, lazy=[self.reject])
         app.command(Command.APPROVALS.value)(self.approvals_command)
+        # Group messages: per-item buttons are "<action>:<n>", handled as a single request's.
+        app.action(_item(Action.APPROVE))(ack=_ack_only, lazy=[self.approve])
+        app.action(_item(Action.APPROVE_FORM))(self.open_approve_modal)
+        app.action(_item(Action.REJECT))(self.open_reject_modal)
+        app.action(Action.APPROVE_ALL.value)(ack=_ack_only, lazy=[self.approve_all])
+        app.action(Action.REJECT_ALL.value)(self.open_reject_all_modal)
+        app.view(Modal.REJECT_ALL.value)(ack=self.validate_reason, lazy=[self.reject_all])
         app.action(Action.MORE_PENDING.value)(ack=_ack_only, lazy=[self.more])
         app.event(Event.APP_HOME_OPENED.value)(ack=_ack_only, lazy=[self.home_opened])
         app.error(self.on_error)
@@ -356,6 +390,52 @@ class Listeners:
         channel = meta.get("channel_id") or (result.approval.channel if result.approval else None)
         if result.text and isinstance(channel, str):
             _post_ephemeral(client, channel, user_id, result.text)
+
+    # Approve all / Reject all (grouped requests) ---------------------------------------------
+
+    def _all_decided(self, result: AllResult) -> str:
+        if self._on_decision is not None:
+            for decided in result.results:
+                self._on_decision(decided)
+        return result.text
+
+    def approve_all(self, body: dict[str, Any], respond: Respond) -> None:
+        click = GroupClick.from_body(body)
+        if click.group_id is None:
+            _tell(respond, INVALID_BUTTON)
+            return
+        result = self.service.decide_all(click.group_id, click.user_id, "approved")
+        _tell(respond, self._all_decided(result))
+
+    def open_reject_all_modal(
+        self, ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        """One reason for all: the modal names how many are pending (the trigger id lives 3 s)."""
+        ack()
+        click = GroupClick.from_body(body)
+        view = self.service.group(click.group_id) if click.group_id else None
+        if view is None:
+            _tell(respond, INVALID_BUTTON)
+            return
+        if not view.rejectable:
+            _tell(respond, "Nothing in this group is pending any more.")
+            return
+        client.views_open(
+            trigger_id=body["trigger_id"],
+            view=reject_all_modal(view.group, view.rejectable, channel_id=click.channel_id),
+        )
+
+    def reject_all(self, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+        reason = _reason(view)
+        meta = _metadata(view)
+        group_id = meta.get("group_id")
+        if not reason or not isinstance(group_id, str) or not GROUP_ID_RE.match(group_id):
+            return  # refused by validate_reason, or forged metadata: nothing to decide
+        user_id = _user_id(body)
+        result = self.service.decide_all(group_id, user_id, "rejected", reason)
+        channel = meta.get("channel_id")
+        if isinstance(channel, str):
+            _post_ephemeral(client, channel, user_id, self._all_decided(result))
 
     # /approvals --------------------------------------------------------------------------------
 

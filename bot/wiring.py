@@ -27,6 +27,7 @@ from slack_sdk.web import SlackResponse
 
 from bot.aws_session import new_session
 from bot.config import Settings
+from bot.group_store import GroupStore
 from bot.home_store import HomeStore
 from bot.service import ApprovalService, Policy
 from bot.slack_gateway import SlackGateway
@@ -202,5 +203,6 @@ def build_service(settings: Settings, *, web_client: WebClient | None = None) ->
         slack=SlackGateway(web_client or slack_client(settings)),
         policy=policy_from(settings),
         clock=utc_now,
+        groups=GroupStore(dynamodb, settings.approvals_table),
         home=HomeStore(dynamodb, settings.approvals_table),  # App Home visits, same table
     )

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.blocks import Message
+from bot.group_store import (
+    MAX_GROUP_ITEMS,
+    Group,
+    GroupBegin,
+    GroupFull,
+    GroupPosting,
+    group_id_for,
+)
 from bot.models import (
     Approval,
     ApprovalRequest,
@@ -413,3 +421,93 @@ class FakeHomeVisits:
 
     def recent(self, *, since: datetime, limit: int) -> list[str]:
         return [u for u, (at, _) in list(self.visits.items())[:limit] if at >= since]
+
+
+class FakeGroupStore:
+    """In memory, the semantics of :class:`bot.group_store.GroupStore` (members of ``store``)."""
+
+    def __init__(self, store: FakeStore) -> None:
+        self.store = store
+        self.groups: dict[str, Group] = {}
+        self.leases: dict[str, tuple[str, datetime]] = {}  # group id -> (owner, until)
+        self.drawers: dict[str, tuple[str, datetime]] = {}
+        self._lock = threading.Lock()
+
+    def join(self, channel: str, key: str, part: int, approval_id: str, *, now: datetime) -> Group:
+        group_id = group_id_for(channel, key, part)
+        with self._lock:
+            group = self.groups.get(group_id) or Group(
+                group_id, channel, key, part, frozenset(), 0, now
+            )
+            if approval_id not in group.members and len(group.members) >= MAX_GROUP_ITEMS:
+                raise GroupFull(group_id)
+            group = replace(group, members=group.members | {approval_id}, version=group.version + 1)
+            self.groups[group_id] = group
+            return group
+
+    def get(self, group_id: str) -> Group | None:
+        return self.groups.get(group_id)
+
+    def approvals(self, approval_ids: Iterable[str]) -> list[Approval]:
+        found = [r.approval for i, r in self.store.rows.items() if i in set(approval_ids)]
+        return sorted(found, key=lambda a: (a.created_at, a.approval_id))
+
+    def version(self, group_id: str) -> int:
+        group = self.groups.get(group_id)
+        return group.version if group else 0
+
+    def bump(self, group_id: str) -> int:
+        with self._lock:
+            group = self.groups.get(group_id)
+            if group is None:
+                return 0
+            self.groups[group_id] = replace(group, version=group.version + 1)
+            return group.version + 1
+
+    def begin_post(self, group_id: str, *, now: datetime, lease_seconds: int) -> GroupPosting:
+        with self._lock:
+            group = self.groups[group_id]
+            if group.ts is not None:
+                return GroupPosting(GroupBegin.POSTED, group)
+            lease = self.leases.get(group_id)
+            if lease is not None and lease[1] > now:
+                return GroupPosting(GroupBegin.BUSY, group)
+            owner = uuid.uuid4().hex
+            self.leases[group_id] = (owner, now + timedelta(seconds=lease_seconds))
+            outcome = GroupBegin.NEW if group.post_started_at is None else GroupBegin.RESUME
+            if group.post_started_at is None:
+                self.groups[group_id] = replace(group, post_started_at=now)
+            return GroupPosting(outcome, group, owner)
+
+    def mark_posted(
+        self, group_id: str, *, lease_owner: str, channel: str, ts: str
+    ) -> Group | None:
+        with self._lock:
+            group = self.groups[group_id]
+            lease = self.leases.get(group_id)
+            if group.ts is not None or lease is None or lease[0] != lease_owner:
+                return None
+            del self.leases[group_id]
+            group = replace(group, message_channel=channel, ts=ts)
+            self.groups[group_id] = group
+            return group
+
+    def release_lease(self, group_id: str, *, lease_owner: str) -> None:
+        with self._lock:
+            lease = self.leases.get(group_id)
+            if lease is not None and lease[0] == lease_owner:
+                self.leases[group_id] = (lease_owner, datetime(2000, 1, 1, tzinfo=UTC))
+
+    def take_draw(self, group_id: str, owner: str, *, now: datetime, lease_seconds: int) -> bool:
+        with self._lock:
+            held = self.drawers.get(group_id)
+            if group_id not in self.groups or (held is not None and held[1] >= now):
+                return False
+            self.drawers[group_id] = (owner, now + timedelta(seconds=lease_seconds))
+            return True
+
+    def release_draw(self, group_id: str, owner: str) -> None:
+        with self._lock:
+            held = self.drawers.get(group_id)
+            if held is not None and held[0] == owner:
+                del self.drawers[group_id]

@@ -7,7 +7,12 @@ gets 401 and changes nothing. Listeners ack at once; decisions run in lazy liste
 re-invoke this function asynchronously (it needs ``lambda:InvokeFunction`` on itself).
 """
 
+# ruff: noqa: E402 - the imports follow startup.pause()
 from __future__ import annotations
+
+from bot.handlers import startup  # isort: skip - first: the imports below run without the GC
+
+startup.pause()
 
 from typing import Any
 
@@ -43,6 +48,7 @@ app = build_app(
 )
 slack_handler = lambda_request_handler(app, lambda_client=lambda_client())
 verifier = SignatureVerifier(signing_secret)
+startup.resume()  # set-up done: freeze what it allocated, GC back on
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -13,7 +13,12 @@ too little time is left is not started: it is reported (``OutOfTime``) and redel
 of being cut off by Lambda's timeout with the rest of the batch.
 """
 
+# ruff: noqa: E402 - the imports follow startup.pause()
 from __future__ import annotations
+
+from bot.handlers import startup  # isort: skip - first: the imports below run without the GC
+
+startup.pause()
 
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
@@ -61,6 +66,7 @@ _METRIC = {
     RequestOutcome.INVALID: "InvalidRequest",
 }
 MAX_PARALLEL_CHANNELS: Final = 10
+startup.resume()  # set-up done: freeze what it allocated, GC back on
 
 
 Parsed = Envelope | UnprocessableMessage  # a record's body, parsed once per delivery

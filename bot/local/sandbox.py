@@ -797,12 +797,17 @@ def _view_button(
 
 
 def _import_handlers(*, socket_mode: bool = False) -> Any:
-    """The Lambda handler modules, imported after the environment is set (as on a cold start)."""
+    """The Lambda handler modules, imported anew after the environment is set, as on a cold
+    start: a handler this process imported before (a test, another sandbox) holds clients built
+    for that environment, not this one."""
     import importlib
+    import sys
 
     names = (
         ["notifier", "expirations"] if socket_mode else ["notifier", "interactions", "expirations"]
     )
+    for name in names:
+        sys.modules.pop(f"bot.handlers.{name}", None)
     return tuple(importlib.import_module(f"bot.handlers.{name}") for name in names)
 
 

@@ -10,7 +10,8 @@ Read top-down: ``bot.handlers`` / ``bot.slack_app`` → :class:`ApprovalService`
 * :mod:`~bot.service.listing` — ``/approvals`` and its history;
 * :mod:`~bot.service.authorization` — who may decide (and see) a request;
 * :mod:`~bot.service.record` — the audit trail and the channel message after each change;
-* :mod:`~bot.service.output` — what the workflow receives.
+* :mod:`~bot.service.output` — what the workflow receives;
+* :mod:`~bot.service.groups` — grouped requests: one message per group, Approve all / Reject all.
 """
 
 from bot.service.context import Policy

@@ -9,12 +9,14 @@ from typing import Literal
 
 from bot.models import AuditEvent, Envelope
 from bot.ports import Clock, HomeVisits, Slack, Store, Workflow
+from bot.ports import Groups as GroupsPort
 from bot.service.authorization import AccessPolicy
 from bot.service.completion import STALE_CLAIM_SECONDS, Completer
 from bot.service.context import Deps, Policy
 from bot.service.decisions import Decider
 from bot.service.expiry import Expirer
 from bot.service.forms import ApproveForm
+from bot.service.groups import AllResult, Groups, GroupView
 from bot.service.home import HomeTab
 from bot.service.listing import LIST_PAGE_SIZE, Listing
 from bot.service.record import Recorder
@@ -32,6 +34,7 @@ class ApprovalService:
         slack: Slack,
         policy: Policy,
         clock: Clock,
+        groups: GroupsPort | None = None,
         home: HomeVisits | None = None,
     ) -> None:
         self._deps = deps = Deps(store, workflow, slack, policy, clock)
@@ -46,6 +49,12 @@ class ApprovalService:
         self._expirer = expirer
         self._sweeper = Sweeper(deps, record, completer, expirer)
         self._listing = Listing(deps, access, expirer)
+        # Grouped requests (approval.group): one message per group; without a group store,
+        # every request gets its own message.
+        self._groups = Groups(deps, groups, record) if groups is not None else None
+        if self._groups is not None:
+            record.on_group = self._groups.on_member_changed
+            self._requests.groups = self._groups
         # The App Home tab; with ``home`` (who opened it lately) it is refreshed on changes.
         self._home = HomeTab(deps, access, self._listing, expirer, home)
         if home is not None:
@@ -125,3 +134,21 @@ class ApprovalService:
     def sweep(self, *, stale_claim_seconds: int = STALE_CLAIM_SECONDS) -> dict[str, int]:
         """Expire overdue requests, remind and escalate, finish claims whose worker died."""
         return self._sweeper.sweep(stale_claim_seconds=stale_claim_seconds)
+
+    # --- grouped requests (Approve all / Reject all) -----------------------------------------
+
+    def group(self, group_id: str) -> GroupView | None:
+        """A group message's members as they are now (None: no such group)."""
+        return self._groups.view(group_id) if self._groups is not None else None
+
+    def decide_all(
+        self,
+        group_id: str,
+        user_id: str,
+        outcome: Literal["approved", "rejected"],
+        comment: str | None = None,
+    ) -> AllResult:
+        """Approve all / Reject all (see :meth:`bot.service.groups.Groups.decide_all`)."""
+        if self._groups is None:
+            return AllResult(outcome, missing=True)
+        return self._groups.decide_all(group_id, user_id, outcome, comment)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any, Final
 
 from bot.blocks import message_for, title_of
@@ -27,6 +28,7 @@ LATE_UPDATE_SECONDS: Final = 2.0
 class Recorder:
     def __init__(self, deps: Deps) -> None:
         self._deps = deps
+        self.on_group: Callable[[Approval], bool] | None = None  # bot.service.groups
 
     def audit(
         self,
@@ -56,6 +58,9 @@ class Recorder:
     def refresh(self, approval: Approval) -> None:
         """The approval changed: redraw what shows it. The one place every change goes through
         (decisions, votes, expiry, escalation); other views of an approval hook in here."""
+        if self.on_group is not None and self.on_group(approval):
+            self._deps.home_changed(approval)  # its group message was redrawn; then Home tabs
+            return
         self._draw_every_copy(approval)
         self._deps.home_changed(approval)  # then the App Home tabs (bot.service.home)
 

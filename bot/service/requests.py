@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot.blocks import message_for
 from bot.models import (
@@ -39,6 +40,9 @@ from bot.service.results import RequestOutcome, RetryLater
 from bot.store import Begin, Posting, StateConflict
 from bot.workflow import TaskGone
 
+if TYPE_CHECKING:
+    from bot.service.groups import Groups
+
 log = logging.getLogger(__name__)
 
 
@@ -48,6 +52,7 @@ class RequestPoster:
         self._record = record
         self._access = access
         self._copies = CopyPoster(deps)
+        self.groups: Groups | None = None  # grouped requests (bot.service.groups)
 
     def parse(self, envelope: Envelope) -> ApprovalRequest:
         return parse_request(envelope, default_channel=self._deps.policy.default_channel)
@@ -100,8 +105,9 @@ class RequestPoster:
     def _recipients(
         self, request: ApprovalRequest, owner: str, audience: Audience
     ) -> tuple[str, ...]:
-        """Who gets a direct-message copy (none unless ``notify`` is dm or both)."""
-        if not request.spec.dms:
+        """Who gets a direct-message copy (none unless ``notify`` is dm or both; none for a
+        request in a group message)."""
+        if not request.spec.dms or (self.groups is not None and self.groups.grouped(request)):
             return ()
         try:
             return self._copies.recipients(request.spec, audience.requester_id).users
@@ -133,6 +139,8 @@ class RequestPoster:
             requester_id=audience.requester_id,
             eligible_approvers=audience.eligible_approvers,
         )
+        if self.groups is not None and self.groups.grouped(request):
+            return self.groups.submit(request, shown, owner)  # one message for the group
         channel, ts = request.channel, found
         if request.spec.in_channel and ts is None:
             channel, ts = self._post_in_channel(request, owner, shown)
