@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, Final
 
 from bot.blocks import message_for, title_of
@@ -59,12 +60,14 @@ class Recorder:
         """The approval changed: redraw what shows it. The one place every change goes through
         (decisions, votes, expiry, escalation); other views of an approval hook in here."""
         if self.on_group is not None and self.on_group(approval):
+            if approval.copies:  # notify both: its own DM copies (the group drew the channel)
+                self._draw_every_copy(approval, channel=False)
             self._deps.home_changed(approval)  # its group message was redrawn; then Home tabs
             return
         self._draw_every_copy(approval)
         self._deps.home_changed(approval)  # then the App Home tabs (bot.service.home)
 
-    def _draw_every_copy(self, approval: Approval) -> None:
+    def _draw_every_copy(self, approval: Approval, *, channel: bool = True) -> None:
         """Re-render every message of the approval for its current state: the channel message
         and each direct-message copy, so no copy offers a dead button (best effort).
 
@@ -73,9 +76,14 @@ class Recorder:
         changed, or a ``chat.update`` failed, it is drawn again (at most :data:`SETTLE_ROUNDS`
         drawings; after a failure, :data:`LATE_UPDATE_SECONDS` later). The newest change's
         own drawing starts after its write, so whoever drew an older state before that write
-        sees the newer one here.
+        sees the newer one here. ``channel=False``: the DM copies only (a group message shows
+        the request in the channel).
         """
-        shown = approval
+
+        def drawn(approval: Approval) -> Approval:
+            return approval if channel else replace(approval, ts=None)
+
+        shown = drawn(approval)
         for drawing in range(1, SETTLE_ROUNDS + 1):
             failed = self._update_copies(shown)
             if drawing == SETTLE_ROUNDS:
@@ -91,7 +99,7 @@ class Recorder:
                 return
             if not failed and message_for(current) == message_for(shown):
                 return
-            shown = current
+            shown = drawn(current)
 
     def _update_copies(self, approval: Approval) -> int:
         """``chat.update`` of every message; how many failed for now (Slack refusing one, e.g.

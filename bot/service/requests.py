@@ -105,9 +105,8 @@ class RequestPoster:
     def _recipients(
         self, request: ApprovalRequest, owner: str, audience: Audience
     ) -> tuple[str, ...]:
-        """Who gets a direct-message copy (none unless ``notify`` is dm or both; none for a
-        request in a group message)."""
-        if not request.spec.dms or (self.groups is not None and self.groups.grouped(request)):
+        """Who gets a direct-message copy (none unless ``notify`` is dm or both)."""
+        if not request.spec.dms:
             return ()
         try:
             return self._copies.recipients(request.spec, audience.requester_id).users
@@ -139,10 +138,9 @@ class RequestPoster:
             requester_id=audience.requester_id,
             eligible_approvers=audience.eligible_approvers,
         )
-        if self.groups is not None and self.groups.grouped(request):
-            return self.groups.submit(request, shown, owner)  # one message for the group
+        grouped = self.groups is not None and self.groups.grouped(request)
         channel, ts = request.channel, found
-        if request.spec.in_channel and ts is None:
+        if request.spec.in_channel and ts is None and not grouped:
             channel, ts = self._post_in_channel(request, owner, shown)
         if recipients:
             try:
@@ -155,6 +153,9 @@ class RequestPoster:
                 raise RetryLater(str(exc)) from None
             if not shown.copies and not request.spec.in_channel:
                 raise InvalidApprovalRequest("Slack refused the direct message to every approver")
+        if grouped and self.groups is not None:
+            # notify both: the copies are one per request; the group's message is the channel's
+            return self.groups.submit(request, shown, owner)
         posted = self._mark_posted(request, owner, channel, ts, audience)
         if len(posted.copies) >= MAX_DM_COPIES:
             self._record.refresh(posted)  # every copy says that the copies were capped

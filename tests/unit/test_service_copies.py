@@ -251,3 +251,26 @@ def test_a_failed_update_of_one_copy_is_drawn_again(world, monkeypatch) -> None:
     for channel, ts in store.get(aid()).messages():
         last = [u for u in slack.updates if (u["channel"], u["ts"]) == (channel, ts)][-1]
         assert "actions" not in [b.get("type") for b in last["message"].blocks]
+
+
+def test_grouped_requests_with_notify_both_keep_one_dm_copy_each_and_redraw_it() -> None:
+    """The group is the channel message; each request still gets its own DM copies, and a
+    decision redraws them (never the group message with one request's rendering)."""
+    from tests.unit.test_service_groups import World  # the groups world, with its fake store
+
+    world = World()
+    first = world.submit("tok-g1", approvers=[ANA], notify="both")
+    world.submit("tok-g2", approvers=[ANA], notify="both")
+    channel_posts = [p for p in world.slack.posts if not p["channel"].startswith("D")]
+    assert len(channel_posts) == 1  # one group message
+    assert len(world.slack.dms(ANA)) == 2  # one copy per request
+    group_ts = channel_posts[0]["ts"]
+    before = len(world.slack.updates)
+    assert world.service.decide(first, ANA, "approved").verdict is Verdict.DECIDED
+    (copy,) = world.store.get(first).copies
+    mine = [u for u in world.slack.updates[before:] if u["ts"] == copy.ts]
+    assert mine
+    assert "actions" not in [b.get("type") for b in mine[-1]["message"].blocks]
+    on_group = [u for u in world.slack.updates[before:] if u["ts"] == group_ts]
+    assert on_group  # the group message was redrawn by the group, as a group
+    assert "2 approval requests" in json.dumps(on_group[-1]["message"].blocks)
