@@ -187,7 +187,7 @@ MUTATIONS: Final[tuple[Mutation, ...]] = (
     _m(
         "find-post-skipped",
         "bot/service/requests.py",
-        "if posting.outcome is Begin.RESUME and posting.started_at is not None:",
+        "if resumed is not None and request.spec.in_channel:",
         "if False:",
         "after a crash between chat.postMessage and saving the ts, the request is posted again",
         [NOTIFIER],
@@ -405,6 +405,27 @@ MUTATIONS: Final[tuple[Mutation, ...]] = (
         'and value.startswith("arn:")',
         "an Execution ARN with < > | reaches the message and the console link",
         ["tests/unit/test_models.py", "tests/functional/test_mrkdwn_rule.py"],
+    ),
+    # --- direct-message copies (approval.notify dm/both) --------------------------------------
+    _m(
+        "refresh-skips-copies",
+        "bot/service/record.py",
+        "for channel, ts in approval.messages():\n            try:\n"
+        "                self._deps.slack.update(",
+        "for channel, ts in approval.messages()[:1]:\n            try:\n"
+        "                self._deps.slack.update(",
+        "a decision, vote or expiry redraws only the first message: DM copies keep dead buttons",
+        ["tests/unit/test_service_copies.py"],
+        fast=True,
+    ),
+    _m(
+        "copy-lease",
+        STORE,
+        'condition = "#status = :posting AND lease_owner = :owner"',
+        'condition = "(#status = :posting OR attribute_exists(#status)) '
+        'AND (lease_owner = :owner OR attribute_exists(pk))"',
+        "a delivery that lost the posting lease still records its copy (two copies for a person)",
+        ["tests/functional/test_dm_copies.py"],
     ),
     # --- the task token in logs ---------------------------------------------------------------
     _m(

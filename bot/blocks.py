@@ -33,6 +33,7 @@ from slack_sdk.models.views import View
 
 from bot.ids import ACTIONS_BLOCK_PREFIX, METADATA_EVENT_TYPE, Action, Input, Modal
 from bot.models import (
+    MAX_DM_COPIES,
     MAX_PAYLOAD_PREVIEW_CHARS,
     MAX_TEXT_CHARS,
     MAX_TITLE_CHARS,
@@ -206,6 +207,10 @@ def _context(approval: Approval) -> ContextBlock:
         parts.append(":warning: High risk: approvers type the Ref code and need Slack 2FA")
     if spec.expires_at is not None and approval.status.is_open:
         parts.append(f"Expires {slack_date(spec.expires_at)}")
+    if len(approval.copies) >= MAX_DM_COPIES and approval.status.is_open:
+        parts.append(
+            f"Sent by direct message to {MAX_DM_COPIES} people, the most one request sends"
+        )
     parts.append(f"Ref `{approval.short_code}`")
     elements = [MarkdownTextObject(text=truncate(p, MAX_TEXT_CHARS)) for p in parts]
     return ContextBlock(elements=elements[:MAX_CONTEXT_ELEMENTS])

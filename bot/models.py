@@ -42,6 +42,7 @@ MAX_LINKS: Final = 10
 MAX_URL_CHARS: Final = 1000
 MAX_APPROVERS: Final = 50
 MAX_PAYLOAD_PREVIEW_CHARS: Final = 2800  # code block of the raw payload, below the 3000 cap
+MAX_DM_COPIES: Final = 25  # approval.notify dm/both: direct-message copies of one request, at most
 MAX_GROUP_KEY_CHARS: Final = 200  # approval.group: the workflow author's key for one message
 NOTIFY_CHOICES: Final = ("channel", "dm", "both")
 
@@ -379,6 +380,16 @@ class ApprovalRequest:
 
 
 @dataclass(frozen=True)
+class MessageCopy:
+    """A direct-message copy of a request (``approval.notify`` dm/both): the approver it went
+    to, and the IM channel (D…) and ts of the message, for ``chat.update`` and thread replies."""
+
+    user: str
+    channel: str
+    ts: str
+
+
+@dataclass(frozen=True)
 class Approval:
     """A stored approval, as the decision path and the renderers see it."""
 
@@ -399,6 +410,18 @@ class Approval:
     escalated_at: datetime | None = None
     requester_id: str | None = None  # the requester's user id, resolved when it was posted
     eligible_approvers: int | None = None  # set when fewer could approve than it needs
+    # The direct-message copies posted so far (notify dm/both). With notify "dm" there is no
+    # channel message: ``ts`` stays None, and ``channel`` still decides who may see it.
+    copies: tuple[MessageCopy, ...] = ()
+
+    def messages(self) -> tuple[tuple[str, str], ...]:
+        """Every message showing this request, as (channel, ts): the channel post (if any)
+        and each direct-message copy."""
+        channel = ((self.channel, self.ts),) if self.ts is not None else ()
+        return channel + tuple((c.channel, c.ts) for c in self.copies)
+
+    def copy_for(self, user: str) -> MessageCopy | None:
+        return next((c for c in self.copies if c.user == user), None)
 
     @property
     def requester(self) -> str | None:

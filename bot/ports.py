@@ -14,7 +14,15 @@ from typing import Any, Protocol
 
 from bot.blocks import Message
 from bot.group_store import Group, GroupPosting
-from bot.models import Approval, ApprovalRequest, AuditEvent, Decision, Status, TaskToken
+from bot.models import (
+    Approval,
+    ApprovalRequest,
+    AuditEvent,
+    Decision,
+    MessageCopy,
+    Status,
+    TaskToken,
+)
 from bot.store import Page, Posting
 from bot.workflow import ExecutionStatus
 
@@ -76,12 +84,15 @@ class Store(Protocol):
         *,
         lease_owner: str,
         channel: str,
-        ts: str,
+        ts: str | None,
         now: datetime,
         requester_id: str | None = None,
         eligible_approvers: int | None = None,
     ) -> Approval: ...
     def release_lease(self, approval_id: str, *, lease_owner: str) -> None: ...
+    def record_copy(
+        self, approval_id: str, copy: MessageCopy, *, lease_owner: str | None
+    ) -> Approval: ...
     def attach_message(self, approval_id: str, *, channel: str, ts: str, now: datetime) -> None: ...
     def get(self, approval_id: str) -> Approval: ...
     def task_token(self, approval_id: str) -> TaskToken: ...
@@ -141,6 +152,10 @@ class Slack(Protocol):
     def usergroup_members(self, group_id: str, *, fresh: bool = False) -> frozenset[str]: ...
     def user_channels(self, user_id: str, *, fresh: bool = False) -> Memberships: ...
     def lookup_email(self, email: str) -> str | None: ...
+    # Direct messages (approval.notify dm/both): the bot's IM with a user (conversations.open,
+    # remembered), a post there (like ``post``; returns the IM's channel id and the ts).
+    def open_dm(self, user_id: str) -> str: ...
+    def post_dm(self, user_id: str, message: Message, *, approval_id: str) -> tuple[str, str]: ...
     # The App Home tab (bot.service.home): replace ``user_id``'s Home view (views.publish).
     def publish_home(self, user_id: str, view: dict[str, Any]) -> None: ...
 

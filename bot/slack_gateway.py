@@ -47,6 +47,8 @@ REJECTED_ERRORS: Final = frozenset(
         "users_not_found",
         "user_not_visible",
         "no_such_subteam",
+        "cannot_dm_bot",
+        "user_disabled",
     }
 )
 
@@ -162,6 +164,23 @@ class SlackGateway:
             if not cursor:
                 return None
         return None
+
+    def open_dm(self, user_id: str) -> str:
+        """The bot's IM channel (D…) with ``user_id`` (``conversations.open``, remembered)."""
+        cached = self._remembered(("im", user_id), False, str)
+        if cached is not None:
+            return cast("str", cached)
+        data = self._call("conversations.open", users=user_id)
+        channel = str((data.get("channel") or {})["id"])
+        self._cache.put(("im", user_id), channel)
+        return channel
+
+    def post_dm(self, user_id: str, message: Message, *, approval_id: str) -> tuple[str, str]:
+        """A direct message to ``user_id``: ``chat.postMessage`` with the user id as the
+        channel posts into the bot's IM with them (no ``conversations.open`` first)."""
+        channel, ts = self.post(user_id, message, approval_id=approval_id)
+        self._cache.put(("im", user_id), channel)
+        return channel, ts
 
     def post_reply(self, channel: str, thread_ts: str, text: str) -> None:
         """A reply in the request's thread (reminders, escalations)."""

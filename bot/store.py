@@ -28,6 +28,7 @@ from bot.models import (
     AuditEvent,
     Decision,
     InvalidApprovalRequest,
+    MessageCopy,
     Status,
     TaskToken,
     format_time,
@@ -207,7 +208,17 @@ def approval_from_item(item: Mapping[str, Any]) -> Approval:
         eligible_approvers=int(item["eligible_approvers"]["N"])
         if "eligible_approvers" in item
         else None,
+        copies=_copies_from(item),
     )
+
+
+def _copies_from(item: Mapping[str, Any]) -> tuple[MessageCopy, ...]:
+    """The direct-message copies (``copies``: user id -> {channel, ts}); none on older items."""
+    copies = [
+        MessageCopy(user=user, channel=value["M"]["channel"]["S"], ts=value["M"]["ts"]["S"])
+        for user, value in (item.get("copies", {}).get("M") or {}).items()
+    ]
+    return tuple(sorted(copies, key=lambda c: (c.ts, c.user)))
 
 
 def _audit_from(item: Mapping[str, Any]) -> AuditEvent:
@@ -309,6 +320,8 @@ class ApprovalStore:
         }
         if request.execution_arn:
             item["execution_arn"] = _s(request.execution_arn)
+        if request.spec.dms:  # the direct-message copies are recorded into it one by one
+            item["copies"] = {"M": {}}
         if item_size(item) > MAX_ITEM_BYTES:  # checked here too: DynamoDB would refuse it
             raise _too_large()
         try:
@@ -359,30 +372,32 @@ class ApprovalStore:
         *,
         lease_owner: str,
         channel: str,
-        ts: str,
+        ts: str | None,
         now: datetime,
         requester_id: str | None = None,
         eligible_approvers: int | None = None,
     ) -> Approval:
         """POSTING → PENDING with the message's channel and ts, if the lease is still ours;
         with what was resolved before posting (the requester's user id, and how many people
-        could approve when fewer than needed).
+        could approve when fewer than needed). ``ts`` is None for a request posted only as
+        direct messages (``notify: dm``).
 
         Raises :class:`StateConflict` when the approval changed meanwhile (for instance it
         expired while the post was in flight); the caller then re-renders the message.
         """
         update = (
-            "SET #status = :pending, open_status = :pending, channel = :channel, "
-            "ts = :ts, updated_at = :now"
+            "SET #status = :pending, open_status = :pending, channel = :channel, updated_at = :now"
         )
         values: dict[str, AttributeValueTypeDef] = {
             ":pending": _s(Status.PENDING),
             ":posting": _s(Status.POSTING),
             ":owner": _s(lease_owner),
             ":channel": _s(channel),
-            ":ts": _s(ts),
             ":now": _s(format_time(now)),
         }
+        if ts is not None:
+            update += ", ts = :ts"
+            values[":ts"] = _s(ts)
         if requester_id is not None:
             update += ", requester_id = :requester"
             values[":requester"] = _s(requester_id)
@@ -394,6 +409,27 @@ class ApprovalStore:
             update + " REMOVE lease_owner, lease_until",
             "#status = :posting AND lease_owner = :owner",
             values,
+        )
+
+    def record_copy(
+        self, approval_id: str, copy: MessageCopy, *, lease_owner: str | None
+    ) -> Approval:
+        """Keep one direct-message copy's channel and ts, right after it was posted.
+
+        With ``lease_owner``: only while the approval is POSTING under that lease (raises
+        :class:`StateConflict` otherwise), so a copy is recorded by the delivery that posted
+        it. Without (a copy posted later, to an escalation target): whatever the status.
+        """
+        values: dict[str, AttributeValueTypeDef] = {
+            ":copy": {"M": {"channel": _s(copy.channel), "ts": _s(copy.ts)}}
+        }
+        if lease_owner is not None:
+            condition = "#status = :posting AND lease_owner = :owner"
+            values.update({":posting": _s(Status.POSTING), ":owner": _s(lease_owner)})
+        else:
+            condition = "attribute_exists(copies) AND attribute_exists(#status)"
+        return self._transition(
+            approval_id, "SET copies.#user = :copy", condition, values, {"#user": copy.user}
         )
 
     def release_lease(self, approval_id: str, *, lease_owner: str) -> None:

@@ -18,7 +18,15 @@ from bot.group_store import (
     GroupPosting,
     group_id_for,
 )
-from bot.models import Approval, ApprovalRequest, AuditEvent, Decision, Status, TaskToken
+from bot.models import (
+    Approval,
+    ApprovalRequest,
+    AuditEvent,
+    Decision,
+    MessageCopy,
+    Status,
+    TaskToken,
+)
 from bot.ports import Memberships, SlackRejected, SlackUnavailable, UserInfo
 from bot.store import ApprovalNotFound, Begin, Page, Posting, StateConflict
 from bot.workflow import ExecutionStatus, TaskGone, WorkflowUnavailable
@@ -84,7 +92,7 @@ class FakeStore:
         *,
         lease_owner: str,
         channel: str,
-        ts: str,
+        ts: str | None,
         now: datetime,
         requester_id: str | None = None,
         eligible_approvers: int | None = None,
@@ -103,6 +111,19 @@ class FakeStore:
                 eligible_approvers=eligible_approvers,
             )
             row.lease_owner = None
+            return row.approval
+
+    def record_copy(
+        self, approval_id: str, copy: MessageCopy, *, lease_owner: str | None
+    ) -> Approval:
+        with self._lock:
+            row = self.rows[approval_id]
+            if lease_owner is not None and (
+                row.approval.status is not Status.POSTING or row.lease_owner != lease_owner
+            ):
+                raise StateConflict(row.approval)
+            others = tuple(c for c in row.approval.copies if c.user != copy.user)
+            row.approval = replace(row.approval, copies=(*others, copy))
             return row.approval
 
     def release_lease(self, approval_id: str, *, lease_owner: str) -> None:
@@ -300,6 +321,8 @@ class FakeSlack:
     fail_post: list[Exception] = field(default_factory=list)  # raised by the next posts
     crash_after_post: bool = False  # post succeeds, then the caller "crashes"
     history_unavailable: bool = False
+    crash_after_nth_post: int = 0  # the Nth post from now succeeds, then the caller "crashes"
+    fail_update: list[Exception] = field(default_factory=list)  # raised by the next updates
     _ts: int = 0
     homes: dict[str, dict[str, Any]] = field(default_factory=dict)  # views.publish: user -> view
     published: list[str] = field(default_factory=list)  # the user of every views.publish
@@ -315,9 +338,15 @@ class FakeSlack:
         if self.crash_after_post:
             self.crash_after_post = False
             raise SystemExit("crash after chat.postMessage")
+        if self.crash_after_nth_post:
+            self.crash_after_nth_post -= 1
+            if not self.crash_after_nth_post:
+                raise SystemExit("crash after chat.postMessage")
         return channel, ts
 
     def update(self, channel: str, ts: str, message: Message) -> None:
+        if self.fail_update:
+            raise self.fail_update.pop(0)
         self.updates.append({"channel": channel, "ts": ts, "message": message})
 
     def find_post(self, channel: str, approval_id: str, *, since: datetime) -> str | None:
@@ -327,6 +356,18 @@ class FakeSlack:
             if post["channel"] == channel and post["approval_id"] == approval_id:
                 return str(post["ts"])
         return None
+
+    def open_dm(self, user_id: str) -> str:
+        if "conversations.open" in self.unavailable:
+            raise SlackUnavailable("conversations.open: internal_error", maybe_done=False)
+        return f"D{user_id}"
+
+    def post_dm(self, user_id: str, message: Message, *, approval_id: str) -> tuple[str, str]:
+        """A direct message: posted into the IM "D<user>" (the same failures as ``post``)."""
+        return self.post(self.open_dm(user_id), message, approval_id=approval_id)
+
+    def dms(self, user_id: str) -> list[dict[str, Any]]:
+        return [p for p in self.posts if p["channel"] == f"D{user_id}"]
 
     def post_ephemeral(self, channel: str, user: str, text: str) -> None:
         self.ephemerals.append({"channel": channel, "user": user, "text": text})

@@ -49,6 +49,8 @@ EXERCISED = (
     "listing_by_outsider",
     "replayed_request",
     "stale_signature",
+    "notify_both",
+    "click_in_dm",
 )
 
 

@@ -43,6 +43,8 @@ SHORT_WAIT = 4  # seconds the "timeout" executions wait before Step Functions gi
 # spread over channels, at most this many each, as a busy workspace's would be.
 REQUESTS_PER_CHANNEL = 6
 PRIVATE_EVERY = 3  # every third request goes to a private channel
+# approval.notify by request index (i % 5): 3 -> "both", 4 -> "dm", else the channel only.
+NOTIFY_BY_INDEX = {3: "both", 4: "dm"}
 
 
 class LambdaCrashed(BaseException):
@@ -61,6 +63,14 @@ class Plan:
     approval_id: str = ""
     token: str = ""
     ts: str = ""
+    notify: str = "channel"  # approval.notify: channel | dm | both
+
+    @property
+    def dm_recipients(self) -> set[str]:
+        """Who must get a direct-message copy: its approvers but the requester."""
+        if self.notify == "channel":
+            return set()
+        return self.deciders - {self.requester_id}
 
     @property
     def service(self) -> str:
@@ -188,6 +198,7 @@ class Soak:
                 ANA if requester == ANA_EMAIL else requester,
                 channel=channel,
                 private=private,
+                notify=NOTIFY_BY_INDEX.get(i % 5, "channel"),
             )
             request: dict[str, Any] = {
                 "service": plan.service,
@@ -195,6 +206,9 @@ class Soak:
                 "requester": requester,
                 "channel": channel,
             }
+            if plan.notify != "channel":
+                request["notify"] = plan.notify
+                self.events.add(f"notify_{plan.notify}")
             if outcome == "approve2":  # N-of-M: 2 of ana, cy, eve
                 request.update(approvers=VOTERS, required_approvals=2)
             plan.execution_arn = self.sandbox.start_execution(
@@ -264,7 +278,8 @@ class Soak:
             ).get("Messages", [])
             if not messages:
                 idle += 1
-                if idle >= 2 and self._queue_depth() == 0 and len(self._all_posted()) >= self.n:
+                reached = set(self._all_posted()) | set(self.dm_copies())
+                if idle >= 2 and self._queue_depth() == 0 and len(reached) >= self.n:
                     self.inject.disarm()
                     return
                 continue
@@ -323,6 +338,29 @@ class Soak:
                 by_id.setdefault(approval_id, []).append(message["ts"])
         return by_id
 
+    def dm_copies(self) -> dict[str, dict[str, list[dict[str, Any]]]]:
+        """approval id -> person -> the bot's DMs to them of that approval (the stand-in's IMs)."""
+        found: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        for person in PEOPLE:
+            for message in self.sandbox.standin.dms(person.id):
+                metadata = (message.get("metadata") or {}).get("event_payload") or {}
+                approval_id = metadata.get("approval_id")
+                if approval_id:
+                    found.setdefault(approval_id, {}).setdefault(person.id, []).append(message)
+        return found
+
+    def every_copy(self, plan: Plan) -> list[dict[str, Any]]:
+        """The channel message and every DM copy of ``plan``'s request, as Slack holds them."""
+        copies = [
+            m
+            for m in self.sandbox.standin.messages(plan.channel)
+            if ((m.get("metadata") or {}).get("event_payload") or {}).get("approval_id")
+            == plan.approval_id
+        ]
+        for messages in self.dm_copies().get(plan.approval_id, {}).values():
+            copies += messages
+        return copies
+
     def map_posts(self) -> None:
         sfn = self.sandbox.sfn
         posted = self._all_posted()
@@ -351,17 +389,31 @@ class Soak:
         self._click(user, plan, Action.APPROVE)
 
     def _click(self, user: str, plan: Plan, action: Action) -> bool:
-        """False when the message has no such button any more (decided): nobody can click."""
+        """False when the message has no such button any more (decided): nobody can click.
+        With notify dm/both, an approver clicks in their own DM copy when they have one."""
+        channel, ts = plan.channel, plan.ts
+        if plan.notify != "channel":
+            mine = self.dm_copies().get(plan.approval_id, {}).get(user)
+            im = self.sandbox.standin.im_channel(user)
+            if mine and im and (plan.notify == "dm" or user == CY):  # "both": cy uses her DM
+                channel, ts = im, mine[0]["ts"]
+                self.events.add("click_in_dm")
+        if not ts:
+            return False
         try:
-            self.driver.click(user, plan.channel, plan.ts, action)
+            self.driver.click(user, channel, ts, action)
         except ButtonNotFound:
             return False
         return True
 
+    def reachable(self, plan: Plan) -> bool:
+        """Posted somewhere a person can click: the channel, or (notify dm) a DM copy."""
+        return bool(plan.ts) or plan.approval_id in self.dm_copies()
+
     def click_all(self) -> None:
         jobs: list[Callable[[], Any]] = []
         for plan in self.plans:
-            if plan.outcome == "timeout" or not plan.ts:
+            if plan.outcome == "timeout" or not self.reachable(plan):
                 continue
             if plan.outcome == "approve":
                 jobs += [
@@ -412,7 +464,10 @@ class Soak:
             open_plans = [
                 p
                 for p in self.plans
-                if p.approval_id and self.status(p).is_open and p.ts and p.outcome != "timeout"
+                if p.approval_id
+                and self.status(p).is_open
+                and self.reachable(p)
+                and p.outcome != "timeout"
             ]
             if not open_plans:
                 break

@@ -16,7 +16,7 @@ from bot.models import Status
 from bot.store import ApprovalNotFound
 
 if TYPE_CHECKING:
-    from benchmarks.soak.core import Soak
+    from benchmarks.soak.core import Plan, Soak
 
 Row = tuple[str, int, int]  # (name, count, allowed; -1: informative)
 
@@ -32,7 +32,8 @@ def invariants(soak: Soak) -> list[Row]:
     witness = soak.witness
     plans = soak.plans
     started = len(plans)
-    posted_once = sum(1 for p in plans if len(posted.get(p.approval_id, [])) == 1)
+    dms = soak.dm_copies()
+    posted_once = sum(1 for p in plans if _posted_once(p, posted, dms))
     duplicates = sum(max(0, len(v) - 1) for v in posted.values())
     deciding = [p for p in plans if p.outcome != "timeout"]
     decided_once = sum(1 for p in deciding if witness.accepted(p.approval_id) == 1)
@@ -69,6 +70,8 @@ def invariants(soak: Soak) -> list[Row]:
     lost += len(soak.poison) - poison_kept
     shown = private_shown_to_outsiders(soak)
     soak.shown = shown
+    copies, stale = _copy_consistency(soak)
+    dm_duplicates = sum(max(0, len(m) - 1) for by_user in dms.values() for m in by_user.values())
     return [
         ("requests started", started, -1),
         ("posted exactly once", posted_once, -1),
@@ -91,7 +94,45 @@ def invariants(soak: Soak) -> list[Row]:
         ("stale signatures accepted", soak.events.counts["stale_accepted_VIOLATION"], 0),
         ("log records scanned (root at DEBUG)", soak.logs.count(), -1),
         ("token leaks", _token_leaks(soak), 0),
+        ("requests with DM copies (notify dm/both)", sum(p.notify != "channel" for p in plans), -1),
+        ("copies checked (channel messages and DMs)", copies, -1),
+        ("duplicate DM copies", dm_duplicates, 0),
+        ("stale copies (copy consistency)", stale, 0),
     ]
+
+
+def _posted_once(plan: Plan, posted: dict[str, list[str]], dms: dict) -> bool:
+    """One channel message (unless notify dm), and one DM copy for each approver who is not
+    the requester (notify dm/both); no DM to anyone else."""
+    channel_ok = len(posted.get(plan.approval_id, [])) == (0 if plan.notify == "dm" else 1)
+    by_user = dms.get(plan.approval_id, {})
+    want = plan.dm_recipients
+    dms_ok = set(by_user) == want and all(len(by_user[u]) == 1 for u in want)
+    return channel_ok and dms_ok
+
+
+def _copy_consistency(soak: Soak) -> tuple[int, int]:
+    """Every copy of a request (read from the stand-in, not the store) shows one truth: the
+    same blocks in the channel message and every DM, and no button once it is final. Returns
+    (copies checked, stale copies)."""
+    checked = stale = 0
+    for plan in soak.plans:
+        if not plan.approval_id:
+            continue
+        try:
+            final = not soak.store.get(plan.approval_id).status.is_open
+        except ApprovalNotFound:
+            continue
+        copies = soak.every_copy(plan)
+        checked += len(copies)
+        if not copies:
+            continue
+        reference = json.dumps(copies[0].get("blocks"), sort_keys=True)
+        for copy in copies:
+            buttons = any(b.get("type") == "actions" for b in copy.get("blocks") or [])
+            differs = json.dumps(copy.get("blocks"), sort_keys=True) != reference
+            stale += (final and buttons) or differs
+    return checked, stale
 
 
 def _drain_dlq(soak: Soak) -> set[str]:

@@ -116,6 +116,12 @@ class FreshOnce:
     def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
         self._slack.publish_home(user_id, view)
 
+    def open_dm(self, user_id: str) -> str:
+        return self._slack.open_dm(user_id)
+
+    def post_dm(self, user_id: str, message: Message, *, approval_id: str) -> tuple[str, str]:
+        return self._slack.post_dm(user_id, message, approval_id=approval_id)
+
 
 @dataclass(frozen=True)
 class GroupView:

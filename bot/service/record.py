@@ -1,4 +1,5 @@
-"""What every change leaves behind: a line in the audit trail and the channel message redrawn.
+"""What every change leaves behind: a line in the audit trail and every copy of the message
+redrawn (the channel message and each direct-message copy).
 
 Both are best effort: a failing audit write or ``chat.update`` is logged and never undoes
 the change that caused it.
@@ -7,8 +8,10 @@ the change that caused it.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
-from typing import Any
+from dataclasses import replace
+from typing import Any, Final
 
 from bot.blocks import message_for, title_of
 from bot.models import Approval, AuditEvent
@@ -16,6 +19,11 @@ from bot.ports import SlackRejected, SlackUnavailable
 from bot.service.context import Deps
 
 log = logging.getLogger(__name__)
+
+SETTLE_ROUNDS: Final = 3  # drawings of one refresh while the approval keeps changing, at most
+# After a chat.update that failed (an update Slack may still apply late), wait before drawing
+# again. An update Slack applies later than that can still leave an older state on a copy.
+LATE_UPDATE_SECONDS: Final = 2.0
 
 
 class Recorder:
@@ -49,23 +57,70 @@ class Recorder:
             log.error("audit write failed", extra={"event": event, "error": str(exc)})
 
     def refresh(self, approval: Approval) -> None:
-        """Re-render the channel message for the approval's current state (best effort)."""
+        """The approval changed: redraw what shows it. The one place every change goes through
+        (decisions, votes, expiry, escalation); other views of an approval hook in here."""
         if self.on_group is not None and self.on_group(approval):
+            if approval.copies:  # notify both: its own DM copies (the group drew the channel)
+                self._draw_every_copy(approval, channel=False)
             self._deps.home_changed(approval)  # its group message was redrawn; then Home tabs
             return
-        if approval.ts is None:
-            return
-        try:
-            self._deps.slack.update(approval.channel, approval.ts, message_for(approval))
-        except (SlackUnavailable, SlackRejected) as exc:
-            log.warning("chat.update failed", extra={"error": str(exc)})
+        self._draw_every_copy(approval)
         self._deps.home_changed(approval)  # then the App Home tabs (bot.service.home)
 
+    def _draw_every_copy(self, approval: Approval, *, channel: bool = True) -> None:
+        """Re-render every message of the approval for its current state: the channel message
+        and each direct-message copy, so no copy offers a dead button (best effort).
+
+        Two changes at once (two votes, a vote and the decision) each redraw the messages, and
+        the older state could land last. So after drawing, the approval is read again: if it
+        changed, or a ``chat.update`` failed, it is drawn again (at most :data:`SETTLE_ROUNDS`
+        drawings; after a failure, :data:`LATE_UPDATE_SECONDS` later). The newest change's
+        own drawing starts after its write, so whoever drew an older state before that write
+        sees the newer one here. ``channel=False``: the DM copies only (a group message shows
+        the request in the channel).
+        """
+
+        def drawn(approval: Approval) -> Approval:
+            return approval if channel else replace(approval, ts=None)
+
+        shown = drawn(approval)
+        for drawing in range(1, SETTLE_ROUNDS + 1):
+            failed = self._update_copies(shown)
+            if drawing == SETTLE_ROUNDS:
+                return
+            if failed:
+                # Slack may still apply an update whose answer was lost (a timeout): give it
+                # time to land before drawing over it.
+                time.sleep(LATE_UPDATE_SECONDS)
+            try:
+                current = self._deps.store.get(shown.approval_id)
+            except Exception as exc:  # best effort: the drawing stands
+                log.warning("re-reading after a redraw failed", extra={"error": str(exc)})
+                return
+            if not failed and message_for(current) == message_for(shown):
+                return
+            shown = drawn(current)
+
+    def _update_copies(self, approval: Approval) -> int:
+        """``chat.update`` of every message; how many failed for now (Slack refusing one, e.g.
+        a deleted message, is not retried)."""
+        message = message_for(approval)
+        failed = 0
+        for channel, ts in approval.messages():
+            try:
+                self._deps.slack.update(channel, ts, message)
+            except SlackUnavailable as exc:
+                log.warning("chat.update failed", extra={"error": str(exc)})
+                failed += 1
+            except SlackRejected as exc:
+                log.warning("chat.update refused", extra={"error": str(exc)})
+        return failed
+
     def reply(self, approval: Approval, text: str) -> None:
-        """A reply in the request's thread (reminders, escalations; best effort)."""
-        if approval.ts is None:
-            return
-        try:
-            self._deps.slack.post_reply(approval.channel, approval.ts, text)
-        except (SlackUnavailable, SlackRejected) as exc:
-            log.warning("thread reply failed", extra={"error": str(exc)})
+        """A reply in the request's thread, in every copy (reminders, escalations; best
+        effort, each)."""
+        for channel, ts in approval.messages():
+            try:
+                self._deps.slack.post_reply(channel, ts, text)
+            except (SlackUnavailable, SlackRejected) as exc:
+                log.warning("thread reply failed", extra={"error": str(exc)})

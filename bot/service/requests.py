@@ -7,7 +7,10 @@
    retried; an e-mail that belongs to nobody in the workspace fails the task as invalid;
 4. after a crashed attempt, look for the earlier post by its metadata before posting again;
 5. ``chat.postMessage``, then POSTING → PENDING with the message's channel, ts and the
-   requester's user id.
+   requester's user id;
+6. with ``approval.notify`` dm/both, a direct-message copy to each approver, each exactly once
+   (:mod:`bot.service.copies`), before POSTING → PENDING. With ``dm`` alone nothing is posted
+   in the channel (``ts`` stays None); the channel still decides who may see the request.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from bot.blocks import message_for
 from bot.models import (
+    MAX_DM_COPIES,
     Approval,
     ApprovalRequest,
     Envelope,
@@ -30,9 +34,10 @@ from bot.models import (
 from bot.ports import SlackRejected, SlackUnavailable
 from bot.service.authorization import AccessPolicy, Audience
 from bot.service.context import Deps
+from bot.service.copies import CopiesAbandoned, CopyPoster
 from bot.service.record import Recorder
 from bot.service.results import RequestOutcome, RetryLater
-from bot.store import Begin, StateConflict
+from bot.store import Begin, Posting, StateConflict
 from bot.workflow import TaskGone
 
 if TYPE_CHECKING:
@@ -46,6 +51,7 @@ class RequestPoster:
         self._deps = deps
         self._record = record
         self._access = access
+        self._copies = CopyPoster(deps)
         self.groups: Groups | None = None  # grouped requests (bot.service.groups)
 
     def parse(self, envelope: Envelope) -> ApprovalRequest:
@@ -58,7 +64,7 @@ class RequestPoster:
         except InvalidApprovalRequest:
             return None
 
-    def submit(self, envelope: Envelope) -> RequestOutcome:  # noqa: PLR0911, PLR0912
+    def submit(self, envelope: Envelope) -> RequestOutcome:
         """Post one approval request to Slack, exactly once per task token."""
         deps = self._deps
         now = deps.clock()
@@ -90,44 +96,101 @@ class RequestPoster:
         except SlackUnavailable as exc:
             deps.store.release_lease(request.approval_id, lease_owner=owner)  # nothing posted
             raise RetryLater(f"cannot resolve the requester, will retry: {exc}") from None
+        try:
+            recipients = self._recipients(request, owner, audience)
+            return self._post(request, posting, owner, audience, recipients)
+        except InvalidApprovalRequest as exc:
+            return self._invalid_after_store(request, str(exc))
 
-        if posting.outcome is Begin.RESUME and posting.started_at is not None:
-            found = self._find_earlier_post(request, owner, posting.started_at)
-            if found is not None:
-                self._mark_posted(request, owner, request.channel, found, audience)
-                log.info("earlier post recovered", extra={"ts": found})
-                return RequestOutcome.RECOVERED
+    def _recipients(
+        self, request: ApprovalRequest, owner: str, audience: Audience
+    ) -> tuple[str, ...]:
+        """Who gets a direct-message copy (none unless ``notify`` is dm or both)."""
+        if not request.spec.dms:
+            return ()
+        try:
+            return self._copies.recipients(request.spec, audience.requester_id).users
+        except SlackUnavailable as exc:
+            self._deps.store.release_lease(request.approval_id, lease_owner=owner)
+            raise RetryLater(f"cannot read the approvers' groups, will retry: {exc}") from None
+
+    def _post(
+        self,
+        request: ApprovalRequest,
+        posting: Posting,
+        owner: str,
+        audience: Audience,
+        recipients: tuple[str, ...],
+    ) -> RequestOutcome:
+        """The channel post (unless notify is dm) and the copies, each at most once."""
+        resumed = posting.started_at if posting.outcome is Begin.RESUME else None
+        found: str | None = None
+        if resumed is not None and request.spec.in_channel:
+            found = self._find_earlier_post(request, owner, resumed)
 
         expires_at = request.spec.expires_at
-        if expires_at is not None and expires_at <= now:
-            return self._invalid_after_store(request, "approval.expires_at is in the past")
+        nothing_posted = found is None and not posting.approval.copies
+        if expires_at is not None and expires_at <= self._deps.clock() and nothing_posted:
+            raise InvalidApprovalRequest("approval.expires_at is in the past")
 
         shown = replace(
             posting.approval,
             requester_id=audience.requester_id,
             eligible_approvers=audience.eligible_approvers,
         )
-        if self.groups is not None and self.groups.grouped(request):
-            return self.groups.submit(request, shown, owner)  # one message for the group
+        grouped = self.groups is not None and self.groups.grouped(request)
+        channel, ts = request.channel, found
+        if request.spec.in_channel and ts is None and not grouped:
+            channel, ts = self._post_in_channel(request, owner, shown)
+        if recipients:
+            try:
+                shown = self._copies.post_all(
+                    shown, recipients, lease_owner=owner, resumed_since=resumed
+                )
+            except CopiesAbandoned as exc:
+                if exc.release:
+                    self._deps.store.release_lease(request.approval_id, lease_owner=owner)
+                raise RetryLater(str(exc)) from None
+            if not shown.copies and not request.spec.in_channel:
+                raise InvalidApprovalRequest("Slack refused the direct message to every approver")
+        if grouped and self.groups is not None:
+            # notify both: the copies are one per request; the group's message is the channel's
+            return self.groups.submit(request, shown, owner)
+        posted = self._mark_posted(request, owner, channel, ts, audience)
+        if len(posted.copies) >= MAX_DM_COPIES:
+            self._record.refresh(posted)  # every copy says that the copies were capped
+        if found is not None:
+            log.info("earlier post recovered", extra={"ts": found})
+            return RequestOutcome.RECOVERED
+        self._record.audit(
+            posted,
+            "posted",
+            requester=request.spec.requester,
+            channel=channel,
+            direct_messages=len(posted.copies) or None,
+        )
+        self._deps.home_changed(posted)  # App Home tabs of those who may decide it
+        return RequestOutcome.POSTED
+
+    def _post_in_channel(
+        self, request: ApprovalRequest, owner: str, shown: Approval
+    ) -> tuple[str, str]:
         try:
-            channel, ts = deps.slack.post(
+            return self._deps.slack.post(
                 request.channel, message_for(shown), approval_id=request.approval_id
             )
         except SlackRejected as exc:
             hint = " (invite the bot to the channel)" if exc.error == "not_in_channel" else ""
-            reason = f"Slack refused the message in {request.channel}: {exc.error}{hint}"
-            return self._invalid_after_store(request, reason)
+            raise InvalidApprovalRequest(
+                f"Slack refused the message in {request.channel}: {exc.error}{hint}"
+            ) from None
         except SlackUnavailable as exc:
             if not exc.maybe_done:
                 # Slack answered that it did not post (rate limited, bad token): retry at once.
-                deps.store.release_lease(request.approval_id, lease_owner=owner)
+                self._deps.store.release_lease(request.approval_id, lease_owner=owner)
             # Otherwise keep the lease: Slack may still be posting it. A redelivery waits for
             # the lease to end, then looks for the post before posting again.
             raise RetryLater(f"posting failed, will retry: {exc}") from None
-        posted = self._mark_posted(request, owner, channel, ts, audience)
-        self._record.audit(posted, "posted", requester=request.spec.requester, channel=channel)
-        deps.home_changed(posted)  # App Home tabs of those who may decide it (bot.service.home)
-        return RequestOutcome.POSTED
 
     def _find_earlier_post(
         self, request: ApprovalRequest, owner: str, since: datetime
@@ -144,7 +207,12 @@ class RequestPoster:
             raise RetryLater(f"cannot check for an earlier post: {exc}") from None
 
     def _mark_posted(
-        self, request: ApprovalRequest, owner: str, channel: str, ts: str, audience: Audience
+        self,
+        request: ApprovalRequest,
+        owner: str,
+        channel: str,
+        ts: str | None,
+        audience: Audience,
     ) -> Approval:
         store = self._deps.store
         now = self._deps.clock()
@@ -159,10 +227,12 @@ class RequestPoster:
                 eligible_approvers=audience.eligible_approvers,
             )
         except StateConflict as conflict:
-            # It left POSTING while we posted (it expired): show that state on the new post.
-            store.attach_message(request.approval_id, channel=channel, ts=ts, now=now)
-            current = replace(conflict.current, channel=channel, ts=ts)
-            self._deps.slack.update(channel, ts, message_for(current))
+            # It left POSTING while we posted (it expired): show that state on the new posts.
+            current = conflict.current
+            if ts is not None:
+                store.attach_message(request.approval_id, channel=channel, ts=ts, now=now)
+                current = replace(current, channel=channel, ts=ts)
+            self._record.refresh(current)
             return current
 
     def _invalid_after_store(self, request: ApprovalRequest, reason: str) -> RequestOutcome:

@@ -12,6 +12,7 @@ from datetime import datetime
 from bot.models import Approval, Status
 from bot.service.completion import STALE_CLAIM_SECONDS, Completer
 from bot.service.context import Deps
+from bot.service.copies import CopyPoster
 from bot.service.expiry import Expirer
 from bot.service.record import Recorder
 from bot.service.texts import escalation_text, reminder_text
@@ -25,6 +26,7 @@ class Sweeper:
         self._record = record
         self._completer = completer
         self._expirer = expirer
+        self._copies = CopyPoster(deps)
 
     def sweep(self, *, stale_claim_seconds: int = STALE_CLAIM_SECONDS) -> dict[str, int]:
         now = self._deps.clock()
@@ -46,7 +48,7 @@ class Sweeper:
 
     def _remind(self, approval: Approval, now: datetime) -> bool:
         every = approval.spec.remind_every
-        if every is None or approval.ts is None:
+        if every is None or not approval.messages():
             return False
         if now - (approval.reminded_at or approval.created_at) < every:
             return False
@@ -61,13 +63,17 @@ class Sweeper:
 
     def _escalate(self, approval: Approval, now: datetime) -> bool:
         after = approval.spec.escalate_after
-        if after is None or approval.escalated_at is not None or approval.ts is None:
+        if after is None or approval.escalated_at is not None or not approval.messages():
             return False
         if now - approval.created_at < after:
             return False
         escalated = self._deps.store.mark_escalated(approval.approval_id, now=now)
         if escalated is None:
             return False
+        if escalated.spec.dms:  # the escalation targets get a copy too (at most once)
+            escalated = self._copies.post_later(
+                escalated, self._copies.escalation_targets(escalated)
+            )
         self._record.reply(escalated, escalation_text(escalated, now))
         self._record.audit(escalated, "escalated", to=list(escalated.spec.escalate_to))
         self._record.refresh(escalated)

@@ -17,6 +17,8 @@ ZERO_ROWS = (
     "decisions by unverifiable users",
     "private requests shown to outsiders",
     "token leaks",
+    "duplicate DM copies",
+    "stale copies (copy consistency)",
 )
 
 
@@ -36,6 +38,9 @@ def test_soak_fires_every_fault_type_and_holds_every_invariant(
         count, verdict = row[0][len(name) :].split()
         assert int(count) > 0, row[0]
         assert verdict == "fired", row[0]
+    dm_requests = [line for line in lines if line.startswith("requests with DM copies")]
+    assert len(dm_requests) == 1, report
+    assert int(dm_requests[0].split()[-1]) > 0, dm_requests[0]  # the soak sent some
     for prefix in ZERO_ROWS:
         row = [line for line in lines if line.startswith(prefix)]
         assert len(row) == 1, (prefix, report)

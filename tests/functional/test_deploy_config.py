@@ -628,6 +628,8 @@ def test_slack_manifest_asks_for_exactly_the_scopes_the_bot_uses() -> None:
             "groups:history",
             "channels:read",
             "groups:read",
+            "im:write",
+            "im:history",
         ]
     )
     assert "user" not in manifest["oauth_config"]["scopes"]

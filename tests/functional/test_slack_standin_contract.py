@@ -221,6 +221,7 @@ def test_the_bot_calls_listed_from_its_code() -> None:
         },
         "chat.update": {"channel", "ts", "text", "blocks"},
         "chat.postEphemeral": {"channel", "user", "text"},
+        "conversations.open": {"users"},
         "conversations.history": {
             "channel",
             "oldest",
@@ -258,6 +259,8 @@ def test_what_the_gateway_sends_on_the_wire_is_what_its_code_says(standin: Slack
     gateway.usergroup_members(ONCALL)
     gateway.user_channels(ANA)
     gateway.lookup_email("ana@example.com")
+    gateway.post_dm(ANA, message, approval_id="apv-1")
+    gateway.open_dm(BO)
     gateway.publish_home(ANA, {"type": "home", "blocks": [{"type": "divider"}]})
 
     recorded: dict[str, set[str]] = {}

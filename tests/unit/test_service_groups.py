@@ -103,7 +103,7 @@ def test_another_group_or_channel_gets_its_own_message_and_no_group_posts_alone(
 
 
 def test_notify_dm_only_does_not_group(world: World) -> None:
-    world.submit("tok-1", notify="dm")
+    world.submit("tok-1", notify="dm", approvers=[ANA])  # dm needs someone to DM
     assert world.groups.groups == {}
 
 
