@@ -464,7 +464,7 @@ MUTATIONS: Final[tuple[Mutation, ...]] = (
     # --- grouped requests (Approve all) -------------------------------------------------------
     _m(
         "approve-all-group-members",
-        "bot/service/groups.py",
+        "bot/service/group_decide.py",
         '"group", group_id, lambda: self._slack.usergroup_members(group_id, fresh=True)',
         '"group", "", lambda: self._slack.usergroup_members(group_id, fresh=True)',
         "Approve all authorizes every item by the first approver group Slack was asked about "
@@ -478,7 +478,7 @@ MUTATIONS: Final[tuple[Mutation, ...]] = (
     ),
     _m(
         "group-redraw-recheck",
-        "bot/service/groups.py",
+        "bot/service/group_draw.py",
         "            if self._groups.version(group_id) == drawn:\n",
         "            if True:\n",
         "a group message drawn from stale reads stays stale (no re-check of the version)",

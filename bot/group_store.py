@@ -25,6 +25,11 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 from botocore.exceptions import ClientError
 
+from bot.dynamo import get_s as _get_s
+from bot.dynamo import is_condition_failure as _is_condition_failure
+from bot.dynamo import millis as _millis
+from bot.dynamo import n as _n
+from bot.dynamo import s as _s
 from bot.models import Approval, format_time, parse_time
 from bot.store import APPROVAL_SK, approval_from_item
 
@@ -82,27 +87,6 @@ class GroupFull(RuntimeError):
 
 def _key(group_id: str) -> dict[str, AttributeValueTypeDef]:
     return {"pk": {"S": f"GROUP#{group_id}"}, "sk": {"S": GROUP_SK}}
-
-
-def _s(value: str) -> AttributeValueTypeDef:
-    return {"S": value}
-
-
-def _n(value: int) -> AttributeValueTypeDef:
-    return {"N": str(value)}
-
-
-def _millis(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
-def _get_s(item: Mapping[str, Any], name: str) -> str | None:
-    value = item.get(name)
-    return value["S"] if value and "S" in value else None
-
-
-def _is_condition_failure(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 def group_from_item(item: Mapping[str, Any]) -> Group:

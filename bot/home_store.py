@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import ClientError
 
+from bot.dynamo import is_condition_failure
 from bot.models import format_time
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ class HomeStore:
         try:
             self._db.update_item(**kwargs)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if is_condition_failure(exc):
                 return False
             raise
         return True

@@ -9,6 +9,12 @@ Lazy work is idempotent: ``ApprovalService.decide`` tolerates a retried invocati
   ``trigger_id`` within 3 s, so this part is synchronous) → on submit, ack (the modal closes)
   → lazy ``decide(rejected, reason)``.
 * ``/approvals [mine|help]`` → the first page in the ack; "Show more" → lazy ``respond``.
+* A group message's item buttons work as the request's own; **Approve all** → ack → lazy
+  ``decide_all``; **Reject all** → one reason modal → lazy ``decide_all(rejected)``.
+* ``app_home_opened`` → ack → lazy ``views.publish`` of the person's Home tab; a click on the
+  Home tab is answered on the Home tab (it has no channel).
+
+The payloads are parsed at the boundary by :mod:`bot.slack_payloads`.
 
 Private answers (refusals, "someone was faster") are ephemeral: ``respond`` for clicks,
 ``chat.postEphemeral`` in the request's channel for modal submissions.
@@ -18,9 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from slack_bolt import Ack, App, BoltContext, BoltResponse, Respond
@@ -35,7 +39,6 @@ from slack_sdk.errors import SlackApiError
 
 from bot.blocks import (
     HELP_TEXT,
-    MAX_HISTORY,
     MAX_REASON_CHARS,
     approve_modal,
     history_list,
@@ -44,10 +47,8 @@ from bot.blocks import (
     reject_modal,
 )
 from bot.group_blocks import reject_all_modal
-from bot.ids import GROUP_ITEM_SEPARATOR, Action, Command, Event, Input, Modal
+from bot.ids import Action, Command, Event, Input, Modal
 from bot.service import (
-    FORM_CODE,
-    FORM_COMMENT,
     ApprovalService,
     ApproveForm,
     DecisionResult,
@@ -55,153 +56,29 @@ from bot.service import (
 )
 from bot.service.groups import AllResult
 from bot.slack_gateway import SlackRejected, SlackUnavailable
+from bot.slack_payloads import (
+    APPROVAL_ID_RE,
+    GROUP_ID_RE,
+    ApprovalsCommand,
+    Click,
+    GroupClick,
+    MalformedPayload,
+    as_dict,
+    form_errors,
+    form_values,
+    from_home,
+    item_action,
+    metadata_of,
+    reason_of,
+    user_id_of,
+)
 
 log = logging.getLogger(__name__)
-HISTORY_DEFAULT: Final = 10
 
-APPROVAL_ID_RE: Final = re.compile(r"^[a-z2-7]{26}$")
 SLACK_DID_NOT_ANSWER: Final = "Slack did not answer in time, so nothing changed. Please try again."
 INVALID_BUTTON: Final = (
     "This button is not valid any more. Use `/approvals` to see what is pending."
 )
-
-
-MAX_COMMAND_CHARS: Final = 100  # longer than any command the usage lists
-_COUNT_RE: Final = re.compile(r"^[0-9]+$")  # ASCII digits only: "²" and "١٢" are not counts
-
-
-@dataclass(frozen=True)
-class ApprovalsCommand:
-    """``/approvals [mine|all|list|history [n]|help]``, parsed once: every input is bounded and
-    gets an answer (``problem`` says what was not understood)."""
-
-    view: Literal["pending", "mine", "history", "help", "not_understood"]
-    count: int = HISTORY_DEFAULT
-    problem: str | None = None
-
-    @classmethod
-    def parse(cls, text: object) -> ApprovalsCommand:
-        raw = text if isinstance(text, str) else ""
-        if len(raw) > MAX_COMMAND_CHARS:
-            return cls(
-                "not_understood", problem=f"it is longer than {MAX_COMMAND_CHARS} characters"
-            )
-        words = raw.lower().split()
-        sub, rest = (words[0], words[1:]) if words else ("", [])
-        if sub == "help":
-            return cls("help")
-        if sub in ("", "all", "list", "mine") and not rest:
-            return cls("mine" if sub == "mine" else "pending")
-        if sub == "history" and len(rest) <= 1:
-            if not rest:
-                return cls("history")
-            count = int(rest[0]) if _COUNT_RE.match(rest[0]) else 0
-            if 1 <= count <= MAX_HISTORY:
-                return cls("history", count=count)
-            return cls(
-                "not_understood", problem=f"n must be a whole number from 1 to {MAX_HISTORY}"
-            )
-        if sub in ("", "all", "list", "mine", "history"):
-            return cls("not_understood", problem=f"`{sub}` takes no more words here")
-        return cls("not_understood", problem="unknown subcommand")
-
-
-class MalformedPayload(ValueError):
-    """A signed request whose payload is not shaped like Slack's: answered 400, nothing done."""
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _user_id(body: dict[str, Any]) -> str:
-    user = _dict(body.get("user")).get("id") or body.get("user_id")
-    if not isinstance(user, str) or not user:
-        raise MalformedPayload("the payload names no user")
-    return user
-
-
-@dataclass(frozen=True)
-class Click:
-    """A button click, parsed once at the boundary."""
-
-    approval_id: str | None  # None when the button's value is not an approval id
-    user_id: str
-    channel_id: str | None
-
-    @classmethod
-    def from_body(cls, body: dict[str, Any]) -> Click:
-        actions = body.get("actions")
-        action = _dict(actions[0]) if isinstance(actions, list) and actions else {}
-        value = action.get("value")
-        approval_id = value if isinstance(value, str) and APPROVAL_ID_RE.match(value) else None
-        channel = _dict(body.get("channel")).get("id") or _dict(body.get("container")).get(
-            "channel_id"
-        )
-        return cls(approval_id, _user_id(body), channel if isinstance(channel, str) else None)
-
-
-def _item(action: Action) -> re.Pattern[str]:
-    """The ``action_id`` of ``action`` on any item of a group message (bot.ids.item_action)."""
-    return re.compile(rf"^{re.escape(action.value)}{GROUP_ITEM_SEPARATOR}[0-9]{{1,3}}$")
-
-
-GROUP_ID_RE: Final = re.compile(r"^g[a-z2-7]{26}$")  # bot.group_store.group_id_for
-
-
-@dataclass(frozen=True)
-class GroupClick:
-    """A click on Approve all / Reject all of a group message."""
-
-    group_id: str | None  # None when the button's value is not a group id
-    user_id: str
-    channel_id: str | None
-
-    @classmethod
-    def from_body(cls, body: dict[str, Any]) -> GroupClick:
-        click = Click.from_body(body)
-        actions = body.get("actions")
-        value = (_dict(actions[0]) if isinstance(actions, list) and actions else {}).get("value")
-        group_id = value if isinstance(value, str) and GROUP_ID_RE.match(value) else None
-        return cls(group_id, click.user_id, click.channel_id)
-
-
-def _state(view: dict[str, Any]) -> dict[str, Any]:
-    return _dict(_dict(view.get("state")).get("values"))
-
-
-def _reason(view: dict[str, Any]) -> str:
-    raw = _dict(_dict(_state(view).get(Input.REASON_BLOCK)).get(Input.REASON_INPUT)).get("value")
-    return raw.strip() if isinstance(raw, str) else ""
-
-
-def _metadata(view: dict[str, Any]) -> dict[str, Any]:
-    raw = view.get("private_metadata")
-    if not isinstance(raw, str):
-        return {}
-    try:
-        data = json.loads(raw or "{}")
-    except ValueError:
-        return {}
-    return _dict(data)
-
-
-def _form_values(view: dict[str, Any]) -> dict[str, str | None]:
-    """The approve modal's state as {input name | "comment" | "code": typed or picked text}."""
-    values: dict[str, str | None] = {}
-    for block_id, actions in _state(view).items():
-        element = _dict(_dict(actions).get(Input.VALUE))
-        raw = element.get("value")
-        value = raw if raw is not None else _dict(element.get("selected_option")).get("value")
-        name = str(block_id).removeprefix(Input.FIELD_PREFIX)
-        values[name] = value if isinstance(value, str) else None
-    return values
-
-
-def _form_errors(errors: dict[str, str]) -> dict[str, str]:
-    """Field errors by name → Slack's ``response_action: errors`` keyed by block id."""
-    special = {FORM_COMMENT: Input.COMMENT_BLOCK.value, FORM_CODE: Input.CODE_BLOCK.value}
-    return {special.get(name, f"{Input.FIELD_PREFIX.value}{name}"): e for name, e in errors.items()}
 
 
 def _ack_only(ack: Ack) -> None:
@@ -218,12 +95,6 @@ def _post_ephemeral(client: WebClient, channel: str, user: str, text: str) -> No
 def _tell(respond: Respond, text: str) -> None:
     """A private answer to the clicking user, under the message they clicked."""
     respond(text=text, response_type="ephemeral", replace_original=False)
-
-
-def _from_home(body: dict[str, Any]) -> bool:
-    """A click on the App Home tab: its container is the Home view, there is no channel and
-    Slack sends no ``response_url`` (so no ``respond``): answered on the Home view itself."""
-    return _dict(body.get("view")).get("type") == "home"
 
 
 class Listeners:
@@ -254,10 +125,10 @@ class Listeners:
 
     def _answer(self, body: dict[str, Any], respond: Respond | None, text: str) -> None:
         """A private answer to a click: under the message, or on the Home tab it came from."""
-        if respond is not None and not _from_home(body):
+        if respond is not None and not from_home(body):
             _tell(respond, text)
         else:
-            self._tell_home(_user_id(body), text)
+            self._tell_home(user_id_of(body), text)
 
     def _tell_home(self, user_id: str, text: str | None) -> None:
         """Republish ``user_id``'s Home tab with ``text`` on top (the answer to their click)."""
@@ -274,9 +145,9 @@ class Listeners:
         app.view(Modal.REJECT.value)(ack=self.validate_reason, lazy=[self.reject])
         app.command(Command.APPROVALS.value)(self.approvals_command)
         # Group messages: per-item buttons are "<action>:<n>", handled as a single request's.
-        app.action(_item(Action.APPROVE))(ack=_ack_only, lazy=[self.approve])
-        app.action(_item(Action.APPROVE_FORM))(self.open_approve_modal)
-        app.action(_item(Action.REJECT))(self.open_reject_modal)
+        app.action(item_action(Action.APPROVE))(ack=_ack_only, lazy=[self.approve])
+        app.action(item_action(Action.APPROVE_FORM))(self.open_approve_modal)
+        app.action(item_action(Action.REJECT))(self.open_reject_modal)
         app.action(Action.APPROVE_ALL.value)(ack=_ack_only, lazy=[self.approve_all])
         app.action(Action.REJECT_ALL.value)(self.open_reject_all_modal)
         app.view(Modal.REJECT_ALL.value)(ack=self.validate_reason, lazy=[self.reject_all])
@@ -292,7 +163,7 @@ class Listeners:
             self._answer(body, respond, INVALID_BUTTON)
             return
         result = self._decide(click.approval_id, click.user_id, "approved")
-        if _from_home(body):
+        if from_home(body):
             self._tell_home(click.user_id, result.text)
         elif result.text and respond is not None:
             _tell(respond, result.text)
@@ -327,25 +198,25 @@ class Listeners:
         self._open_modal(ack, body, client, respond, approve_modal)
 
     def validate_approve_form(self, ack: Ack, view: dict[str, Any]) -> None:
-        approval_id = _metadata(view).get("approval_id")
+        approval_id = metadata_of(view).get("approval_id")
         if not isinstance(approval_id, str) or not APPROVAL_ID_RE.match(approval_id):
             ack()
             return  # forged metadata: the lazy listener ignores it too
-        errors = self.service.approve_form(approval_id, _form_values(view))[1]
+        errors = self.service.approve_form(approval_id, form_values(view))[1]
         if errors:
-            ack(response_action="errors", errors=_form_errors(errors))
+            ack(response_action="errors", errors=form_errors(errors))
         else:
             ack()
 
     def approve_with_form(
         self, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
-        meta = _metadata(view)
+        meta = metadata_of(view)
         approval_id = meta.get("approval_id")
         if not isinstance(approval_id, str) or not APPROVAL_ID_RE.match(approval_id):
             return
-        user_id = _user_id(body)
-        form, _ = self.service.approve_form(approval_id, _form_values(view))
+        user_id = user_id_of(body)
+        form, _ = self.service.approve_form(approval_id, form_values(view))
         if form is None:
             return  # validate_approve_form kept the modal open with the errors
         result = self._decide(approval_id, user_id, "approved", form=form)
@@ -365,7 +236,7 @@ class Listeners:
 
     @staticmethod
     def validate_reason(ack: Ack, view: dict[str, Any]) -> None:
-        reason = _reason(view)
+        reason = reason_of(view)
         if not reason:
             ack(response_action="errors", errors={Input.REASON_BLOCK: "Please give a reason."})
         elif len(reason) > MAX_REASON_CHARS:
@@ -377,12 +248,12 @@ class Listeners:
             ack()
 
     def reject(self, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
-        reason = _reason(view)
-        meta = _metadata(view)
+        reason = reason_of(view)
+        meta = metadata_of(view)
         approval_id = meta.get("approval_id")
         if not reason or not isinstance(approval_id, str) or not APPROVAL_ID_RE.match(approval_id):
             return  # refused by validate_reason, or forged metadata: nothing to decide
-        user_id = _user_id(body)
+        user_id = user_id_of(body)
         result = self._decide(approval_id, user_id, "rejected", reason)
         if not meta.get("channel_id"):  # the modal was opened from the App Home tab
             self._tell_home(user_id, result.text)
@@ -426,12 +297,12 @@ class Listeners:
         )
 
     def reject_all(self, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
-        reason = _reason(view)
-        meta = _metadata(view)
+        reason = reason_of(view)
+        meta = metadata_of(view)
         group_id = meta.get("group_id")
         if not reason or not isinstance(group_id, str) or not GROUP_ID_RE.match(group_id):
             return  # refused by validate_reason, or forged metadata: nothing to decide
-        user_id = _user_id(body)
+        user_id = user_id_of(body)
         result = self.service.decide_all(group_id, user_id, "rejected", reason)
         channel = meta.get("channel_id")
         if isinstance(channel, str):
@@ -440,7 +311,7 @@ class Listeners:
     # /approvals --------------------------------------------------------------------------------
 
     def approvals_command(self, ack: Ack, command: dict[str, Any]) -> None:
-        user_id = _user_id(command)
+        user_id = user_id_of(command)
         text = command.get("text")
         parsed = ApprovalsCommand.parse(text)
         if parsed.view == "help":
@@ -464,9 +335,9 @@ class Listeners:
         ack(text=message.text, blocks=message.blocks, response_type="ephemeral")
 
     def more(self, body: dict[str, Any], respond: Respond) -> None:
-        user_id = _user_id(body)
+        user_id = user_id_of(body)
         actions = body.get("actions")
-        action = _dict(actions[0]) if isinstance(actions, list) and actions else {}
+        action = as_dict(actions[0]) if isinstance(actions, list) and actions else {}
         try:
             value = json.loads(action.get("value") or "{}")
             cursor, mine = str(value["cursor"]), bool(value.get("mine"))

@@ -20,6 +20,11 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 from botocore.exceptions import ClientError
 
+from bot.dynamo import get_s as _get_s
+from bot.dynamo import is_condition_failure as _is_condition_failure
+from bot.dynamo import millis as _millis
+from bot.dynamo import n as _n
+from bot.dynamo import s as _s
 from bot.models import (
     Actor,
     Approval,
@@ -84,23 +89,6 @@ def _key(approval_id: str) -> dict[str, AttributeValueTypeDef]:
     return {"pk": {"S": f"APPROVAL#{approval_id}"}, "sk": {"S": APPROVAL_SK}}
 
 
-def _s(value: str) -> AttributeValueTypeDef:
-    return {"S": value}
-
-
-def _n(value: int) -> AttributeValueTypeDef:
-    return {"N": str(value)}
-
-
-def _millis(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
-def _get_s(item: Mapping[str, Any], name: str) -> str | None:
-    value = item.get(name)
-    return value["S"] if value and "S" in value else None
-
-
 MAX_ITEM_BYTES: Final = 400 * 1024
 
 
@@ -132,10 +120,6 @@ def _value_size(value: Mapping[str, Any]) -> int:
 def _is_too_large(exc: ClientError) -> bool:
     error = exc.response.get("Error", {})
     return error.get("Code") == "ValidationException" and "size" in str(error.get("Message"))
-
-
-def _is_condition_failure(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 def _old_item(exc: ClientError) -> Mapping[str, Any] | None:

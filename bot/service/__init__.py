@@ -9,9 +9,14 @@ Read top-down: ``bot.handlers`` / ``bot.slack_app`` → :class:`ApprovalService`
 * :mod:`~bot.service.expiry` and :mod:`~bot.service.sweep` — expiry, reminders, escalation;
 * :mod:`~bot.service.listing` — ``/approvals`` and its history;
 * :mod:`~bot.service.authorization` — who may decide (and see) a request;
-* :mod:`~bot.service.record` — the audit trail and the channel message after each change;
+* :mod:`~bot.service.record` — the audit trail and every copy of the message after each change;
 * :mod:`~bot.service.output` — what the workflow receives;
-* :mod:`~bot.service.groups` — grouped requests: one message per group, Approve all / Reject all.
+* :mod:`~bot.service.groups` — grouped requests: one message per group
+  (:mod:`~bot.service.group_post` posting, :mod:`~bot.service.group_draw` redrawing,
+  :mod:`~bot.service.group_decide` Approve all / Reject all);
+* :mod:`~bot.service.copies` — direct-message copies of a request (``notify: dm`` / ``both``);
+* :mod:`~bot.service.home` — the App Home tab and its refresh;
+* :mod:`~bot.service.invalid` — an invalid request fails its task.
 """
 
 from bot.service.context import Policy

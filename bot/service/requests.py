@@ -27,7 +27,6 @@ from bot.models import (
     ApprovalRequest,
     Envelope,
     InvalidApprovalRequest,
-    Status,
     TaskToken,
     parse_request,
 )
@@ -35,10 +34,10 @@ from bot.ports import SlackRejected, SlackUnavailable
 from bot.service.authorization import AccessPolicy, Audience
 from bot.service.context import Deps
 from bot.service.copies import CopiesAbandoned, CopyPoster
+from bot.service.invalid import fail_invalid, invalid_after_store
 from bot.service.record import Recorder
 from bot.service.results import RequestOutcome, RetryLater
 from bot.store import Begin, Posting, StateConflict
-from bot.workflow import TaskGone
 
 if TYPE_CHECKING:
     from bot.service.groups import Groups
@@ -236,19 +235,7 @@ class RequestPoster:
             return current
 
     def _invalid_after_store(self, request: ApprovalRequest, reason: str) -> RequestOutcome:
-        self._fail_invalid(request.task_token, reason)
-        self._deps.store.finish(
-            request.approval_id,
-            Status.INVALID,
-            now=self._deps.clock(),
-            reason=reason,
-            expected=(Status.POSTING,),
-        )
-        return RequestOutcome.INVALID
+        return invalid_after_store(self._deps, request, reason)
 
     def _fail_invalid(self, token: TaskToken, reason: str) -> None:
-        log.warning("invalid approval request", extra={"reason": reason})
-        try:
-            self._deps.workflow.fail(token, error=InvalidApprovalRequest.error_code, cause=reason)
-        except TaskGone:
-            log.info("task of the invalid request was already gone")
+        fail_invalid(self._deps, token, reason)

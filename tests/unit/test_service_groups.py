@@ -245,7 +245,7 @@ def test_a_second_delivery_waits_for_the_group_message_being_posted(world: World
         world.clock() + __import__("datetime").timedelta(seconds=60),
     )
     body = {"TaskToken": "tok-2", "Execution": ARN, "Payload": {"approval": {"group": BATCH}}}
-    world.service._groups._sleep = lambda _s: None  # type: ignore[union-attr]
+    world.service._groups._poster._sleep = lambda _s: None  # type: ignore[union-attr]
     with pytest.raises(RetryLater):
         world.service.submit(parse_envelope(json.dumps(body)))
     assert len(world.slack.posts) == 1
