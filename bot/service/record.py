@@ -74,10 +74,10 @@ class Recorder:
         Two changes at once (two votes, a vote and the decision) each redraw the messages, and
         the older state could land last. So after drawing, the approval is read again: if it
         changed, or a ``chat.update`` failed, it is drawn again (at most :data:`SETTLE_ROUNDS`
-        drawings; after a failure, :data:`LATE_UPDATE_SECONDS` later). The newest change's
-        own drawing starts after its write, so whoever drew an older state before that write
-        sees the newer one here. ``channel=False``: the DM copies only (a group message shows
-        the request in the channel).
+        drawings; after an update whose answer was lost, :data:`LATE_UPDATE_SECONDS` later).
+        The newest change's own drawing starts after its write, so whoever drew an older state
+        before that write sees the newer one here. ``channel=False``: the DM copies only (a
+        group message shows the request in the channel).
         """
 
         def drawn(approval: Approval) -> Approval:
@@ -85,12 +85,13 @@ class Recorder:
 
         shown = drawn(approval)
         for drawing in range(1, SETTLE_ROUNDS + 1):
-            failed = self._update_copies(shown)
+            failed, maybe_late = self._update_copies(shown)
             if drawing == SETTLE_ROUNDS:
                 return
-            if failed:
-                # Slack may still apply an update whose answer was lost (a timeout): give it
-                # time to land before drawing over it.
+            if maybe_late:
+                # Slack may still apply an update whose answer was lost (a timeout, a 5xx):
+                # give it time to land before drawing over it. An update Slack answered it
+                # did not apply (rate limited past the retries) needs no wait.
                 time.sleep(LATE_UPDATE_SECONDS)
             try:
                 current = self._deps.store.get(shown.approval_id)
@@ -101,20 +102,22 @@ class Recorder:
                 return
             shown = drawn(current)
 
-    def _update_copies(self, approval: Approval) -> int:
-        """``chat.update`` of every message; how many failed for now (Slack refusing one, e.g.
-        a deleted message, is not retried)."""
+    def _update_copies(self, approval: Approval) -> tuple[int, int]:
+        """``chat.update`` of every message: how many failed for now, and how many of those
+        Slack may still apply (its answer was lost). Slack refusing one (e.g. a deleted
+        message) is not retried."""
         message = message_for(approval)
-        failed = 0
+        failed = maybe_late = 0
         for channel, ts in approval.messages():
             try:
                 self._deps.slack.update(channel, ts, message)
             except SlackUnavailable as exc:
                 log.warning("chat.update failed", extra={"error": str(exc)})
                 failed += 1
+                maybe_late += exc.maybe_done
             except SlackRejected as exc:
                 log.warning("chat.update refused", extra={"error": str(exc)})
-        return failed
+        return failed, maybe_late
 
     def reply(self, approval: Approval, text: str) -> None:
         """A reply in the request's thread, in every copy (reminders, escalations; best

@@ -253,6 +253,27 @@ def test_a_failed_update_of_one_copy_is_drawn_again(world, monkeypatch) -> None:
         assert "actions" not in [b.get("type") for b in last["message"].blocks]
 
 
+@pytest.mark.parametrize(
+    ("maybe_done", "waits"), [(True, [record.LATE_UPDATE_SECONDS]), (False, [])]
+)
+def test_only_an_update_slack_may_still_apply_is_waited_for(
+    world, monkeypatch, maybe_done: bool, waits: list[float]
+) -> None:
+    """A lost answer (timeout, 5xx) may hide an update Slack applies late: wait before drawing
+    over it. An update Slack answered it did not make (rate limited past the retries) is drawn
+    again at once: waiting would only add billed time."""
+    service, store, _, slack, _ = world
+    slept: list[float] = []
+    monkeypatch.setattr(record.time, "sleep", slept.append)
+    submit(service, {"notify": "dm", "approvers": [ANA, BO]})
+    slack.fail_update.append(SlackUnavailable("chat.update: failed", maybe_done=maybe_done))
+    assert service.decide(aid(), BO, "approved").verdict is Verdict.DECIDED
+    assert slept == waits
+    for channel, ts in store.get(aid()).messages():
+        last = [u for u in slack.updates if (u["channel"], u["ts"]) == (channel, ts)][-1]
+        assert "actions" not in [b.get("type") for b in last["message"].blocks]
+
+
 def test_grouped_requests_with_notify_both_keep_one_dm_copy_each_and_redraw_it() -> None:
     """The group is the channel message; each request still gets its own DM copies, and a
     decision redraws them (never the group message with one request's rendering)."""
