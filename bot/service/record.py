@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Any, Final
 
 from bot.blocks import message_for, title_of
-from bot.models import Approval, AuditEvent
+from bot.models import Approval, AuditEvent, Status
 from bot.ports import SlackRejected, SlackUnavailable
 from bot.service.context import Deps
 
@@ -76,8 +76,10 @@ class Recorder:
         changed, or a ``chat.update`` failed, it is drawn again (at most :data:`SETTLE_ROUNDS`
         drawings; after an update whose answer was lost, :data:`LATE_UPDATE_SECONDS` later).
         The newest change's own drawing starts after its write, so whoever drew an older state
-        before that write sees the newer one here. ``channel=False``: the DM copies only (a
-        group message shows the request in the channel).
+        before that write sees the newer one here. One exception: a request being completed
+        (CLAIMED) is not drawn, as its completion draws the outcome after this drawing landed.
+        ``channel=False``: the DM copies only (a group message shows the request in the
+        channel).
         """
 
         def drawn(approval: Approval) -> Approval:
@@ -99,6 +101,10 @@ class Recorder:
                 log.warning("re-reading after a redraw failed", extra={"error": str(exc)})
                 return
             if not failed and message_for(current) == message_for(shown):
+                return
+            if not failed and current.status is Status.CLAIMED:
+                # A decision is being completed: its next write (decided, or released back to
+                # pending) is drawn by whoever makes it, after it, so after this drawing landed.
                 return
             shown = drawn(current)
 

@@ -4,6 +4,7 @@ copy redrawn by every change."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -240,6 +241,19 @@ def test_a_redraw_of_an_older_state_that_lands_last_is_drawn_again(world) -> Non
     for channel, ts in store.get(aid()).messages():
         last = [u for u in slack.updates if (u["channel"], u["ts"]) == (channel, ts)][-1]
         assert "actions" not in [b.get("type") for b in last["message"].blocks]
+
+
+def test_a_redraw_that_finds_a_decision_being_completed_leaves_the_outcome_to_it(world) -> None:
+    """A vote's redraw re-reads the request and finds another vote completing it (CLAIMED):
+    that completion draws the outcome after its own write, so after this drawing landed. One
+    drawing, not two (each costs a chat.update of Slack's Tier 3 per copy)."""
+    service, store, _, slack, _ = world
+    submit(service, {"notify": "dm", "approvers": [ANA, BO]})
+    before = store.get(aid())
+    store.rows[aid()].approval = replace(before, status=Status.CLAIMED)  # another vote claimed it
+    drawn = len(slack.updates)
+    Recorder(service._deps).refresh(before)
+    assert len(slack.updates) - drawn == len(before.messages())  # each copy drawn once
 
 
 def test_a_failed_update_of_one_copy_is_drawn_again(world, monkeypatch) -> None:
