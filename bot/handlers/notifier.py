@@ -154,7 +154,8 @@ def post_batch(event: dict[str, Any]) -> dict[str, RequestOutcome | BaseExceptio
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     retry_handler.set_deadline_in(context.get_remaining_time_in_millis() / 1000)
     try:
-        results = post_batch(event)
+        with service.home_refresh_deferred():  # each App Home concerned: one publish a batch
+            results = post_batch(event)
     finally:
         retry_handler.clear_deadline()
 

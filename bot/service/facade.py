@@ -5,6 +5,7 @@ A thin facade over the use cases; it wires them to one set of ports and adds no 
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Literal
 
 from bot.models import AuditEvent, Envelope
@@ -125,6 +126,11 @@ class ApprovalService:
         """Publish ``user_id``'s Home tab (``notice``: an answer to their last click there)."""
         self._home.publish(user_id, notice)
 
+    def home_refresh_deferred(self) -> AbstractContextManager[None]:
+        """Within it, the Home tabs a change concerns are republished once, at its end (a
+        notifier batch: one publish per person, not one per request)."""
+        return self._home.deferred()
+
     # --- expiry and the sweep (the expirations function) -------------------------------------
 
     def expire_execution(self, execution_arn: str, status: str) -> int:
@@ -151,4 +157,5 @@ class ApprovalService:
         """Approve all / Reject all (see :meth:`bot.service.groups.Groups.decide_all`)."""
         if self._groups is None:
             return AllResult(outcome, missing=True)
-        return self._groups.decide_all(group_id, user_id, outcome, comment)
+        with self._home.deferred():  # each Home concerned republished once, at the end
+            return self._groups.decide_all(group_id, user_id, outcome, comment)

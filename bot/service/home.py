@@ -19,7 +19,9 @@ last ``REFRESH_WINDOW_HOURS`` (``bot.home_store``, one bounded query reading at 
 or decided, the approvers named (users, members of at most ``LISTING_MAX_GROUPS`` groups as
 Slack told recently), or anyone when the request names no approvers (any channel member may
 decide it) — at most ``REFRESH_MAX`` of them per change. Best effort: a failure is logged and
-never undoes the change.
+never undoes the change. Within :meth:`HomeTab.deferred` (a notifier batch, an Approve all
+click) the people concerned are collected instead, and each is published once at its end: a
+batch of requests for the same approvers republishes their Home once, not once per request.
 
 Slack retries an ``app_home_opened`` event it thinks was not received: :meth:`HomeTab.opened`
 records each event id once, and a repeated one is not published again.
@@ -28,6 +30,9 @@ records each event id once, and a repeated one is not published again.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Final
 
@@ -76,6 +81,8 @@ class HomeTab:
         self._listing = listing
         self._expirer = expirer
         self._visits = visits
+        self._lock = threading.Lock()
+        self._deferred: list[set[str]] = []  # the open deferred() blocks' collected users
 
     # --- opening the tab ---------------------------------------------------------------------
 
@@ -167,7 +174,30 @@ class HomeTab:
         except Exception as exc:  # a failing refresh never undoes the change
             log.warning("home refresh skipped", extra={"error": str(exc)})
             return
-        for user_id in concerned[:REFRESH_MAX]:
+        targets = concerned[:REFRESH_MAX]
+        with self._lock:
+            for pending in self._deferred:
+                pending.update(targets)
+            if self._deferred:
+                return
+        self._publish_each(targets)
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Collect the Homes to republish while the block runs; publish each once at its end
+        (best effort, as :meth:`changed`)."""
+        pending: set[str] = set()
+        with self._lock:
+            self._deferred.append(pending)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._deferred.remove(pending)
+            self._publish_each(sorted(pending))
+
+    def _publish_each(self, user_ids: list[str]) -> None:
+        for user_id in user_ids:
             try:
                 self.publish(user_id)
             except Exception as exc:

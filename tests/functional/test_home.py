@@ -17,7 +17,7 @@ from bot.lambda_bolt import SUBSCRIBED_EVENTS
 from bot.local.infra import ExampleStack
 from bot.local.slack_requests import app_home_opened_body, sign, signed_json_headers
 from bot.local.slack_standin import SlackStandIn
-from bot.models import Status
+from bot.models import Status, approval_id_for
 from bot.service.home import REFRESH_WINDOW_HOURS
 from bot.slack_app import Listeners
 from bot.store import ApprovalStore
@@ -32,7 +32,10 @@ from tests.functional.conftest import (
     Aws,
     Interactions,
     Posted,
+    invoke_notifier,
+    receive,
     request_approval,
+    start_execution,
     wait_for_status,
 )
 from tests.functional.test_deploy_config import MANIFEST_FILE
@@ -149,6 +152,30 @@ def test_a_new_request_refreshes_the_home_of_a_recent_visitor(
     posted = request_approval(aws, stack, notifier, slack, "home-2", requester=BO)
     assert f'"value": "{posted.approval_id}"' in section(slack, ANA, "Waiting for you")
     assert publishes(slack, EVE) == 0  # never opened it: never published
+
+
+def test_a_batch_of_requests_republishes_each_visitors_home_once(
+    aws: Aws,
+    stack: ExampleStack,
+    notifier: ModuleType,
+    slack: SlackStandIn,
+    interactions: Interactions,
+) -> None:
+    """Five requests for the same approvers in one SQS batch: each recent visitor's Home is
+    republished once, at the end of the batch, showing all five (not once per request: a burst
+    would spend Slack's views.publish limit on Homes about to change again)."""
+    interactions.slack.open_home(ANA)
+    interactions.wait()
+    before = publishes(slack, ANA)
+    for i in range(5):
+        start_execution(aws, stack, f"home-batch-{i}", requester=BO)
+    messages = receive(aws, stack.queues.url, 5)
+    assert invoke_notifier(notifier, stack, messages) == {"batchItemFailures": []}
+    assert publishes(slack, ANA) - before == 1
+    waiting = section(slack, ANA, "Waiting for you")
+    for message in messages:
+        approval_id = approval_id_for(json.loads(message["Body"])["TaskToken"])
+        assert f'"value": "{approval_id}"' in waiting
 
 
 def test_a_retried_event_is_published_once_and_the_messages_tab_not_at_all(

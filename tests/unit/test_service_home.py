@@ -124,6 +124,22 @@ def test_a_decision_republishes_the_requester_and_the_approvers_who_opened_home(
     assert "rejected by <@U0ANA>" in section(json.dumps(world.slack.homes[BO]), "Your requests")
 
 
+def test_changes_within_a_deferred_block_republish_each_home_once_at_its_end(
+    world: World,
+) -> None:
+    """A notifier batch (or an Approve all click) changes many requests: each visitor
+    concerned is published once, after the last change, so their Home shows all of them."""
+    world.open(ANA, CY)
+    world.slack.published.clear()
+    with world.service.home_refresh_deferred():
+        for token in ("t1", "t2", "t3"):
+            world.submit(token, approvers=[ANA, "S0ONCALL"], requester=BO)
+        assert world.slack.published == []  # nothing until the block ends
+    assert sorted(world.slack.published) == [ANA, CY]
+    waiting = section(json.dumps(world.slack.homes[ANA]), "Waiting for you")
+    assert all(f"Request {t}" in waiting for t in ("t1", "t2", "t3"))
+
+
 def test_only_visits_within_the_window_are_refreshed(world: World) -> None:
     world.open(ANA)
     world.clock.advance(timedelta(hours=REFRESH_WINDOW_HOURS, seconds=1).total_seconds())
