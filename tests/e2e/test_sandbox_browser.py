@@ -352,6 +352,7 @@ def test_an_invalid_request_shows_why(page: Page, sandbox: Any, screenshots: Pat
     assert overflows(side)["x"] <= 0
     assert overflows(page.get_by_test_id("executions"))["x"] <= 0
     title = row.get_by_test_id("execution-title")
+    expect(row.get_by_role("button", name="Show all of the title")).to_be_visible()
     assert overflows(title)["y"] > 0  # clamped to two lines …
     row.get_by_role("button", name="Show all of the title").click()  # … with a way to see all
     expect(row.get_by_role("button", name="Show less of the title")).to_be_visible()
@@ -383,6 +384,8 @@ def test_long_text_wraps_with_a_way_to_read_all(
 
     cause = row.get_by_test_id("execution-cause")
     expect(cause).to_contain_text("THE-END")  # all of it is there …
+    # Measured once the page has laid it out (it shows "Show all" after measuring).
+    expect(row.get_by_role("button", name="Show all of the cause")).to_be_visible()
     assert overflows(cause)["x"] <= 0  # … wrapped, never cut at the side
     assert overflows(cause)["y"] > 0  # clamped
     row.get_by_role("button", name="Show all of the cause").click()
