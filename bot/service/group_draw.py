@@ -26,7 +26,12 @@ from bot.service.context import Deps
 log = logging.getLogger(__name__)
 
 MAX_GROUP_PARTS: Final = 100  # continuation messages of one group, at most
-MAX_REDRAWS: Final = 5  # a redraw that keeps seeing the version move gives up to the last writer
+# Drawings by one drawer while the version keeps moving. The writers who found the draw lease
+# taken left their change to the drawer, so it must not stop early: each drawing covers every
+# change so far, so a burst of 50 joins took 16 drawings in all (tests/functional/test_groups.py).
+# Past this bound (a change arriving during every one of 30 updates) it gives up, logged, and
+# the message waits for the group's next change.
+MAX_REDRAWS: Final = 30
 
 
 class GroupDrawer:
@@ -117,7 +122,9 @@ class GroupDrawer:
                 return False
             if self._groups.version(group_id) == drawn:
                 return True
-        log.warning("group message still changing; the last writer draws it")
+        log.warning(
+            "group message still changing after %d drawings; its next change draws it", MAX_REDRAWS
+        )
         return True
 
     def _draw_once(self, group_id: str) -> int | None:

@@ -4,6 +4,7 @@ all / Reject all through the Decider, the redraw that re-checks, posting exactly
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -211,6 +212,42 @@ def test_a_redraw_draws_again_when_the_group_changed_meanwhile() -> None:
     text = json.dumps(final.blocks)
     assert "*Approved* by <@U0ANA>" in text
     assert "*Expired*" in text  # drawn again after the version moved
+
+
+class KeepRacingSlack(FakeSlack):
+    """Every chat.update of the group message is followed by another writer's change (whose
+    own redraw found the draw lease taken), ``races`` times in a row."""
+
+    races: list[Any] = []
+
+    def update(self, channel: str, ts: str, message: Message) -> None:
+        super().update(channel, ts, message)
+        if self.races:
+            self.races.pop(0)()
+
+
+def test_a_redraw_keeps_drawing_while_the_group_keeps_changing() -> None:
+    """A burst: the group changes again during each of the drawer's updates. The others left
+    the drawing to it, so it must draw until the version stops moving, however many times."""
+    world = World(KeepRacingSlack())
+    first = world.submit("tok-0", approvers=[ANA])
+    others = [world.submit(f"tok-{i}", approvers=[ANA]) for i in range(1, 9)]
+    slack = world.slack
+    assert isinstance(slack, KeepRacingSlack)
+
+    def expire(approval_id: str) -> Any:
+        def other_writer() -> None:
+            row = world.store.rows[approval_id]
+            row.approval = replace(row.approval, status=Status.EXPIRED)
+            world.groups.bump(world.group_id)
+
+        return other_writer
+
+    slack.races = [expire(a) for a in others]
+    world.service.decide(first, ANA, "approved")
+    text = json.dumps(world.last_message().blocks)
+    assert "*Approved* by <@U0ANA>" in text
+    assert text.count("*Expired*") == len(others)  # every change drawn, the last one included
 
 
 def test_more_than_fit_one_message_continue_in_a_second(world: World) -> None:
