@@ -91,6 +91,7 @@ def run(n: int, seed: int, fault_rate: float) -> tuple[Soak, list[Row], float]:
             soak.phase("directory outages", lambda: scenarios.directory_blackouts(soak))
             soak.phase("outsider listings", lambda: scenarios.outsider_listings(soak))
             soak.phase("clicks", soak.click_all)
+            soak.stale_after_clicks = groupcheck.stale_group_items(soak, final=False)[2]
             soak.phase("drive to an end", soak.drive_to_end)
             groupcheck.count_skips(soak)
             rows = invariants(soak)
@@ -170,6 +171,7 @@ def _details(soak: Soak) -> None:
         "private requests shown to outsiders": soak.shown,
         "decided by someone not allowed": soak.not_allowed,
         "stale group items": soak.stale_group_items,
+        "stale group items after the clicks": soak.stale_after_clicks,
         "timed-out requests decided": soak.late_decisions,
     }
     for label, found in details.items():

@@ -141,6 +141,7 @@ class Soak:
         # Filled by the verdict: decisions by someone not allowed, stale group items.
         self.not_allowed: list[str] = []
         self.stale_group_items: list[str] = []
+        self.stale_after_clicks: list[str] = []  # the same, right after the clicks
         self.late_decisions: list[str] = []
 
     # --- set-up ---------------------------------------------------------------------------------
@@ -572,16 +573,16 @@ class Soak:
         return by_group
 
     def _group_jobs(self) -> list[Callable[[], Any]]:
-        """Per group: Approve all by ana, cy and eve or dan (each may decide part of it, or
-        none), one
+        """Per group: Approve all by ana, cy and dan (even groups) or eve (each may decide part
+        of it, or none), one
         Reject all, and per item a click by someone allowed (but on a form item: it is
         approved with its form at the end, so it is pending while Approve all skips it) and one
         by someone not allowed, for half of the items; all shuffled in with the other clicks."""
         jobs: list[Callable[[], Any]] = []
-        for plans in self.groups().values():
+        for g, plans in enumerate(self.groups().values()):
             # (Each Approve all asks Slack for every approver group anew: usergroups.users.list
             # allows 20 a minute, so three per group rather than one by everyone.)
-            for user in (ANA, CY, self.rng.choice((EVE, DAN))):
+            for user in (ANA, CY, DAN if g % 2 == 0 else EVE):
                 jobs.append(lambda u=user, ps=plans: self.decide_all(u, ps, Action.APPROVE_ALL))
             # Reject all by cy (she may decide part of it, not the form item) or by dan (none).
             rejecter = self.rng.choice((CY, DAN))

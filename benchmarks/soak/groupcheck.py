@@ -85,12 +85,14 @@ def _item_lines(message: dict[str, Any]) -> list[str]:
     return lines
 
 
-def stale_group_items(soak: Soak) -> tuple[int, int, list[str]]:
+def stale_group_items(soak: Soak, *, final: bool = True) -> tuple[int, int, list[str]]:
     """(group messages checked, items checked, what is stale): each member's line in its
     group message (the stand-in's final message) shows the state Step Functions ended in —
     approved or rejected naming the decider it accepted, or expired — and carries no button;
     a message whose items are all final shows no pending count and no Approve all /
-    Reject all."""
+    Reject all. ``final=False`` (right after the clicks, every lazy listener done, before
+    the drive's later redraws draw over what the clicks left): only the items Step Functions
+    saw decided by then are checked."""
     messages = items = 0
     stale: list[str] = []
     for group_id, plans in soak.groups().items():
@@ -107,6 +109,8 @@ def stale_group_items(soak: Soak) -> tuple[int, int, list[str]]:
         for plan in plans:
             items += 1
             call = decision(soak, plan)
+            if call is None and not final:
+                continue
             status = soak.sandbox.sfn.describe_execution(executionArn=plan.execution_arn)
             if call is None and status["status"] == "RUNNING":
                 all_final = False
@@ -123,7 +127,7 @@ def stale_group_items(soak: Soak) -> tuple[int, int, list[str]]:
             if not ok or any(e.get("value") == plan.approval_id for e in buttons):
                 stale.append(f"{plan.service} in {group_id}: {state!r}")
         summary = lines[0] if lines else ""
-        if all_final and (buttons or any(word in summary for word in _OPEN)):
+        if final and all_final and (buttons or any(word in summary for word in _OPEN)):
             stale.append(f"{group_id}: all final, yet {summary!r} and {len(buttons)} buttons")
     return messages, items, stale
 

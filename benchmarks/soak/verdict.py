@@ -121,6 +121,7 @@ def invariants(soak: Soak) -> list[Row]:
         ("decided by someone not allowed (witness)", len(not_allowed), 0),
         ("form items approved without the form", groupcheck.forms_bypassed(soak), 0),
         ("stale group items (group message vs witness)", len(stale_items), 0),
+        ("stale group items right after the clicks", len(soak.stale_after_clicks), 0),
     ]
 
 
