@@ -170,6 +170,7 @@ def _details(soak: Soak) -> None:
         "decided without Slack vouching": soak.unverified_decisions,
         "private requests shown to outsiders": soak.shown,
         "decided by someone not allowed": soak.not_allowed,
+        "stale copies of": soak.stale_copies,
         "stale group items": soak.stale_group_items,
         "stale group items after the clicks": soak.stale_after_clicks,
         "timed-out requests decided": soak.late_decisions,

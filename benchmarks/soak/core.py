@@ -142,6 +142,7 @@ class Soak:
         self.not_allowed: list[str] = []
         self.stale_group_items: list[str] = []
         self.stale_after_clicks: list[str] = []  # the same, right after the clicks
+        self.stale_copies: list[str] = []  # requests with a copy showing another state
         self.late_decisions: list[str] = []
 
     # --- set-up ---------------------------------------------------------------------------------

@@ -157,7 +157,10 @@ def _copy_consistency(soak: Soak) -> tuple[int, int]:
         for copy in copies:
             buttons = any(b.get("type") == "actions" for b in copy.get("blocks") or [])
             differs = json.dumps(copy.get("blocks"), sort_keys=True) != reference
-            stale += (final and buttons) or differs
+            if (final and buttons) or differs:
+                stale += 1
+                kind = f"group {plan.group}" if plan.group else plan.outcome
+                soak.stale_copies.append(f"{plan.service} ({kind}, notify {plan.notify})")
     return checked, stale
 
 
