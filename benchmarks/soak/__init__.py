@@ -7,8 +7,10 @@ Runs N executions of the seed's state machine on moto through the real notifier 
 interactions handler (signed requests over HTTP) while Slack answers 429 / 5xx / too slowly and
 Step Functions fails transiently (``core``); adds the trust scenarios (``scenarios``):
 requesters who are also approvers (by id, and by an e-mail Slack hides), directory outages that
-must fail closed, outsiders listing private requests; then checks the invariants (``verdict``)
-with the root logger at DEBUG the whole time (``logscan``).
+must fail closed, outsiders listing private requests; grouped requests (``approval.group``)
+decided by Approve all / Reject all and per-item clicks of people allowed all, part or none of a
+group; then checks the invariants (``verdict``, ``groupcheck``) with the root logger at DEBUG
+the whole time (``logscan``).
 
 Exit status 1 if an invariant is violated, or if a fault type the soak injects never reached the
 bot (``faults``: a Slack fault counts when a call met it, never when it was queued).
