@@ -7,8 +7,10 @@ Runs N executions of the seed's state machine on moto through the real notifier 
 interactions handler (signed requests over HTTP) while Slack answers 429 / 5xx / too slowly and
 Step Functions fails transiently (``core``); adds the trust scenarios (``scenarios``):
 requesters who are also approvers (by id, and by an e-mail Slack hides), directory outages that
-must fail closed, outsiders listing private requests; then checks the invariants (``verdict``)
-with the root logger at DEBUG the whole time (``logscan``).
+must fail closed, outsiders listing private requests; grouped requests (``approval.group``)
+decided by Approve all / Reject all and per-item clicks of people allowed all, part or none of a
+group; then checks the invariants (``verdict``, ``groupcheck``) with the root logger at DEBUG
+the whole time (``logscan``).
 
 Exit status 1 if an invariant is violated, or if a fault type the soak injects never reached the
 bot (``faults``: a Slack fault counts when a call met it, never when it was queued).
@@ -23,8 +25,9 @@ import logging
 import os
 import sys
 import time
+from collections import Counter
 
-from benchmarks.soak import faults, scenarios
+from benchmarks.soak import faults, groupcheck, scenarios
 from benchmarks.soak.core import Soak
 from benchmarks.soak.logscan import Discard
 from benchmarks.soak.verdict import Row, invariants
@@ -51,6 +54,28 @@ EXERCISED = (
     "stale_signature",
     "notify_both",
     "click_in_dm",
+    # grouped requests (approval.group) and Approve all / Reject all
+    "grouped_request",
+    "group_message",
+    "group_notify_both",
+    "group_form_item",
+    "group_form_approved",
+    "group_item_click",
+    "group_item_click_not_allowed",
+    "approve_all_click",
+    "approve_all_by_someone_allowed_part",
+    "approve_all_by_someone_allowed_nothing",
+    "reject_all_click",
+    "decide_all_skipped_not_allowed",
+    "decide_all_skipped_form",
+)
+# Printed beside them, not required (a race decides whether they happen).
+ALSO_COUNTED = (
+    "show_more_by_outsider",
+    "reject_all_by_someone_allowed_part",
+    "reject_all_by_someone_allowed_nothing",
+    "decide_all_skipped_decided",
+    "group_form_submitted_not_allowed",
 )
 
 
@@ -68,7 +93,9 @@ def run(n: int, seed: int, fault_rate: float) -> tuple[Soak, list[Row], float]:
             soak.phase("directory outages", lambda: scenarios.directory_blackouts(soak))
             soak.phase("outsider listings", lambda: scenarios.outsider_listings(soak))
             soak.phase("clicks", soak.click_all)
+            soak.stale_after_clicks = groupcheck.stale_group_items(soak, final=False)[2]
             soak.phase("drive to an end", soak.drive_to_end)
+            groupcheck.count_skips(soak)
             rows = invariants(soak)
         finally:
             soak.sandbox.stop()
@@ -92,7 +119,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def report(soak: Soak, rows: list[Row], elapsed: float, args: argparse.Namespace) -> int:
     rate = f"{args.fault_rate:.0%}"
-    print(f"\nsoak: {args.n} executions, seed {args.seed}, fault rate {rate}, {elapsed:.1f} s")
+    grouped = sum(1 for p in soak.plans if p.group)
+    print(
+        f"\nsoak: {args.n} executions (+{grouped} grouped), seed {args.seed}, "
+        f"fault rate {rate}, {elapsed:.1f} s"
+    )
     phases = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in soak.phases.items())
     print(f"phases: {phases}")
     table = soak.inject.table()
@@ -106,10 +137,14 @@ def report(soak: Soak, rows: list[Row], elapsed: float, args: argparse.Namespace
         print(f"{name:<48} {count:>7}")
         if count == 0:
             never.append(name)
-    print(f"{'show_more_by_outsider':<48} {soak.events.counts['show_more_by_outsider']:>7}")
+    for name in ALSO_COUNTED:
+        print(f"{name:<48} {soak.events.counts[name]:>7}")
     print(f"{'poison messages':<48} {len(soak.poison):>7}")
-    limited = len(soak.sandbox.standin.rate_limit_hits())
-    print(f"{'429s from Slack rate limits (not injected)':<48} {limited:>7}")
+    calls = Counter(call.method for call in soak.sandbox.standin.calls())
+    print(f"{'Slack calls':<48} {sum(calls.values()):>7}  {dict(calls.most_common())}")
+    hits = soak.sandbox.standin.rate_limit_hits()
+    by_method = Counter(hit.method for hit in hits)
+    print(f"{'429s from Slack rate limits (not injected)':<48} {len(hits):>7}  {dict(by_method)}")
     timeouts = sum(p.outcome == "timeout" for p in soak.plans)
     print(f"{'timeouts (executions left to expire)':<48} {timeouts:>7}")
     print(f"\n{'invariant':<48} {'count':>7}  verdict")
@@ -119,12 +154,7 @@ def report(soak: Soak, rows: list[Row], elapsed: float, args: argparse.Namespace
         if verdict == "VIOLATED":
             violated.append(name)
         print(f"{name:<48} {count:>7}  {verdict}")
-    if soak.stuck_kinds:
-        print(f"stuck, by plan and status: {dict(soak.stuck_kinds)}")
-    if soak.unverified_decisions:
-        print(f"decided without Slack vouching: {soak.unverified_decisions}")
-    if soak.shown:
-        print(f"private requests shown to outsiders: {soak.shown}")
+    _details(soak)
     if never:
         print(f"\nFAIL: never fired or never happened: {', '.join(never)}")
     if violated:
@@ -133,3 +163,20 @@ def report(soak: Soak, rows: list[Row], elapsed: float, args: argparse.Namespace
         print("\nall invariants hold; every fault type fired")
     sys.stdout.flush()
     return 1 if (violated or never) else 0
+
+
+def _details(soak: Soak) -> None:
+    """What a violated row counted, named."""
+    details = {
+        "stuck, by plan and status": dict(soak.stuck_kinds),
+        "decided without Slack vouching": soak.unverified_decisions,
+        "private requests shown to outsiders": soak.shown,
+        "decided by someone not allowed": soak.not_allowed,
+        "stale copies of": soak.stale_copies,
+        "stale group items": soak.stale_group_items,
+        "stale group items after the clicks": soak.stale_after_clicks,
+        "timed-out requests decided": soak.late_decisions,
+    }
+    for label, found in details.items():
+        if found:
+            print(f"{label}: {found}")

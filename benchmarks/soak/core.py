@@ -25,9 +25,10 @@ import boto3
 
 from benchmarks.soak import faults
 from benchmarks.soak.logscan import LogScan
-from bot.ids import Action, Input, Modal
+from bot.group_store import group_id_for
+from bot.ids import GROUP_ITEM_SEPARATOR, Action, Input, Modal
 from bot.local.events import LocalContext, sqs_event
-from bot.local.sandbox import CHANNEL, PEOPLE, SIGNING_SECRET, Sandbox
+from bot.local.sandbox import CHANNEL, ONCALL, PEOPLE, SIGNING_SECRET, Sandbox
 from bot.local.slack_driver import ButtonNotFound, Response, SlackDriver
 from bot.models import Status, approval_id_for
 from bot.store import ApprovalNotFound, ApprovalStore
@@ -45,6 +46,14 @@ REQUESTS_PER_CHANNEL = 6
 PRIVATE_EVERY = 3  # every third request goes to a private channel
 # approval.notify by request index (i % 5): 3 -> "both", 4 -> "dm", else the channel only.
 NOTIFY_BY_INDEX = {3: "both", 4: "dm"}
+# Grouped requests (approval.group): a few groups per run, each in a channel of its own.
+GROUP_EVERY = 12  # max(2, n // GROUP_EVERY) groups of GROUP_SIZE requests, beyond the n
+# Approvers by user group: @oncall (cy). Approve all asks Slack for each group anew per click,
+# and usergroups.users.list allows 20 a minute: group items name people by id, but for the
+# default approvers (ana and @oncall) of the first item.
+MEMBERS = {ONCALL[0]: set(ONCALL[2])}
+FORM_INPUT = "ticket"  # the required input of the group items that need the approve form
+APPROVAL_ID_CHARS = 26  # bot.models.approval_id_for (a group id has 27: bot.group_store)
 
 
 class LambdaCrashed(BaseException):
@@ -64,6 +73,19 @@ class Plan:
     token: str = ""
     ts: str = ""
     notify: str = "channel"  # approval.notify: channel | dm | both
+    approvers: tuple[str, ...] = ()  # approval.approvers (user / user-group ids); () = default
+    group: str = ""  # approval.group (outcome "group": approved or rejected, by the race)
+    form: bool = False  # approval.inputs (a required field); risk high as well if ``risky``
+    risky: bool = False
+
+    @property
+    def group_id(self) -> str:
+        return group_id_for(self.channel, self.group) if self.group else ""
+
+    @property
+    def allowed(self) -> set[str]:
+        """Who may decide it: its deciders but the requester (self-approval is off)."""
+        return self.deciders - {self.requester_id}
 
     @property
     def dm_recipients(self) -> set[str]:
@@ -78,11 +100,15 @@ class Plan:
 
     @property
     def deciders(self) -> set[str]:
+        if self.approvers:
+            return set().union(*(MEMBERS.get(a, {a}) for a in self.approvers))
         return set(VOTERS) if self.outcome == "approve2" else set(APPROVERS)
 
     @property
     def decider(self) -> str:
         """Who decides it in the end: an approver who is not its requester."""
+        if self.group:
+            return sorted(self.allowed)[0]
         return CY if self.requester_id == ANA else ANA
 
 
@@ -112,6 +138,12 @@ class Soak:
         # Filled by the scenarios: what outsiders were shown, decisions nobody could verify.
         self.shown: dict[str, list[str]] = {}  # outsider -> texts shown to them
         self.unverified_decisions: list[str] = []
+        # Filled by the verdict: decisions by someone not allowed, stale group items.
+        self.not_allowed: list[str] = []
+        self.stale_group_items: list[str] = []
+        self.stale_after_clicks: list[str] = []  # the same, right after the clicks
+        self.stale_copies: list[str] = []  # requests with a copy showing another state
+        self.late_decisions: list[str] = []
 
     # --- set-up ---------------------------------------------------------------------------------
 
@@ -148,6 +180,10 @@ class Soak:
         self.private = ["G0SOAKP01", "C0SOAKP02"]
         for k, channel in enumerate(self.private, start=1):
             standin.add_channel(channel, f"private-{k}", members=PRIVATE_MEMBERS, private=True)
+        # A channel per group (its message is the channel's only one).
+        self.group_channels = [f"C0SOAKG{k:02d}" for k in range(max(2, self.n // GROUP_EVERY))]
+        for k, channel in enumerate(self.group_channels):
+            standin.add_channel(channel, f"soak-group-{k}", members=everyone)
         self.inject.hook_step_functions(self.sandbox.interactions.service._workflow._sfn)
         self._hook_crashes()
 
@@ -221,6 +257,7 @@ class Soak:
                 self.events.add("hidden_email_requester")
             if private:
                 self.events.add("private_request")
+        self._start_groups()
         for i in range(max(2, self.n // 10)):
             body = self.rng.choice(
                 ["not json", "[]", '{"Payload": {}}', "{" * 50, '{"TaskToken": 5}']
@@ -228,6 +265,58 @@ class Soak:
             body += " " * i  # distinct bodies
             self.poison.append(body)
             self.sandbox.sqs.send_message(QueueUrl=self.sandbox.stack.queues.url, MessageBody=body)
+
+    # Each group: (approvers, requester, notify, form) per item, so that every clicker may
+    # decide only part of it (ana: items 0, 1, 3; cy: 0, 2, 4; eve: 3, 4; bo and dan: none);
+    # ana requests items 2 and 4 (she may not decide them anyway) and item 0 of odd groups.
+    GROUP_ITEMS: tuple[tuple[tuple[str, ...], str, str, bool], ...] = (
+        ((), BO, "channel", False),  # the default approvers: ana and @oncall (cy)
+        ((ANA,), BO, "both", False),  # her DM copy stays per item
+        ((CY,), ANA, "channel", False),
+        ((ANA, EVE), BO, "channel", True),  # needs the approve form: Approve all skips it
+        ((EVE, CY), ANA, "both", False),
+    )
+
+    def _start_groups(self) -> None:
+        """Grouped requests, beyond the n: one message per group (approval.group). The first
+        group's last item times out while waiting (Approve all meets an expired task)."""
+        for g, channel in enumerate(self.group_channels):
+            key = f"batch-{g}"
+            for k, (approvers, usual_requester, notify, form) in enumerate(self.GROUP_ITEMS):
+                requester = ANA if k == 0 and g % 2 else usual_requester
+                timeout = g == 0 and k == len(self.GROUP_ITEMS) - 1
+                plan = Plan(
+                    len(self.plans),
+                    "timeout" if timeout else "group",
+                    requester,
+                    requester,
+                    channel=channel,
+                    notify=notify,
+                    approvers=approvers,
+                    group=key,
+                    form=form,
+                    risky=form and g % 2 == 0,
+                )
+                request: dict[str, Any] = {
+                    "service": plan.service,
+                    "version": "1.0",
+                    "requester": requester,
+                    "channel": channel,
+                    "group": key,
+                }
+                if approvers:
+                    request["approvers"] = list(approvers)
+                if notify != "channel":
+                    request["notify"] = notify
+                    self.events.add(f"group_notify_{notify}")
+                if form:
+                    request["inputs"] = [{"name": FORM_INPUT, "label": "Ticket", "required": True}]
+                    self.events.add("group_form_item")
+                if plan.risky:
+                    request["risk"] = "high"
+                plan.execution_arn = self.sandbox.start_execution(request, short_wait=timeout)
+                self.plans.append(plan)
+                self.events.add("grouped_request")
 
     # --- delivery -------------------------------------------------------------------------------
 
@@ -278,8 +367,7 @@ class Soak:
             ).get("Messages", [])
             if not messages:
                 idle += 1
-                reached = set(self._all_posted()) | set(self.dm_copies())
-                if idle >= 2 and self._queue_depth() == 0 and len(reached) >= self.n:
+                if idle >= 2 and self._queue_depth() == 0 and self._reached() >= len(self.plans):
                     self.inject.disarm()
                     return
                 continue
@@ -325,7 +413,20 @@ class Soak:
 
     @property
     def channels(self) -> list[str]:
-        return self.public + self.private
+        return self.public + self.private + self.group_channels
+
+    def _reached(self) -> int:
+        """Requests shown in Slack: a message of their own, a DM copy, or an item of a group
+        message (its buttons carry the approval id)."""
+        own = {i for i in self._all_posted() if len(i) == APPROVAL_ID_CHARS}  # not group ids
+        reached = own | set(self.dm_copies())
+        for channel in self.group_channels:
+            for message in self.sandbox.standin.messages(channel):
+                for block in message.get("blocks") or []:
+                    for element in block.get("elements") or []:
+                        if str(element.get("action_id", "")).startswith(Action.APPROVE.value):
+                            reached.add(str(element.get("value")))
+        return len(reached)
 
     def _all_posted(self) -> dict[str, list[str]]:
         by_id: dict[str, list[str]] = {}
@@ -371,7 +472,8 @@ class Soak:
                 if details.get("resource") == "sendMessage.waitForTaskToken":
                     plan.token = json.loads(details["parameters"])["MessageBody"]["TaskToken"]
             plan.approval_id = approval_id_for(plan.token) if plan.token else ""
-            plan.ts = (posted.get(plan.approval_id) or [""])[0]
+            plan.ts = (posted.get(plan.group_id or plan.approval_id) or [""])[0]
+        self.events.add("group_message", len(self.groups()))
 
     # --- clicks ---------------------------------------------------------------------------------
 
@@ -390,21 +492,118 @@ class Soak:
 
     def _click(self, user: str, plan: Plan, action: Action) -> bool:
         """False when the message has no such button any more (decided): nobody can click.
-        With notify dm/both, an approver clicks in their own DM copy when they have one."""
-        channel, ts = plan.channel, plan.ts
+        With notify dm/both, an approver clicks in their own DM copy when they have one; in a
+        group message, on the item's own button."""
+        channel, ts, action_id = plan.channel, plan.ts, action.value
+        in_dm = False
         if plan.notify != "channel":
             mine = self.dm_copies().get(plan.approval_id, {}).get(user)
             im = self.sandbox.standin.im_channel(user)
             if mine and im and (plan.notify == "dm" or user == CY):  # "both": cy uses her DM
-                channel, ts = im, mine[0]["ts"]
+                channel, ts, in_dm = im, mine[0]["ts"], True
                 self.events.add("click_in_dm")
         if not ts:
             return False
         try:
-            self.driver.click(user, channel, ts, action)
+            if plan.group and not in_dm:
+                action_id = self._item_action(plan, action)
+                self.events.add("group_item_click")
+            self.driver.click(user, channel, ts, action_id, value=plan.approval_id)
         except ButtonNotFound:
             return False
         return True
+
+    def _item_action(self, plan: Plan, action: Action) -> str:
+        """The action id of ``plan``'s ``action`` button in its group message, as shown now."""
+        message = self.sandbox.standin.message(plan.channel, plan.ts)
+        prefix = f"{action.value}{GROUP_ITEM_SEPARATOR}"
+        for block in message.get("blocks") or []:
+            for element in block.get("elements") or []:
+                action_id = str(element.get("action_id", ""))
+                if action_id.startswith(prefix) and element.get("value") == plan.approval_id:
+                    return action_id
+        raise ButtonNotFound(f"no {action.value} button for item {plan.index}")
+
+    def approve_form(self, user: str, plan: Plan) -> None:
+        """Approve… (the item needs the form): fill the required input (and, high risk, type
+        the request's code), submit."""
+        if not self._click(user, plan, Action.APPROVE_FORM):
+            return
+        for view in self.driver.open_views(Modal.APPROVE, user_id=user):
+            meta = json.loads(view.get("private_metadata") or "{}")
+            if meta.get("approval_id") == plan.approval_id:
+                values: dict[str, dict[str, str | dict[str, Any]]] = {
+                    f"{Input.FIELD_PREFIX.value}{FORM_INPUT}": {Input.VALUE: f"T-{plan.index}"}
+                }
+                if plan.risky:
+                    values[Input.CODE_BLOCK] = {Input.VALUE: plan.approval_id[:6].upper()}
+                self.driver.submit(user, view, values)
+                if user in plan.allowed:
+                    self.events.add("group_form_approved")
+                else:
+                    self.events.add("group_form_submitted_not_allowed")
+
+    def decide_all(self, user: str, plans: list[Plan], action: Action) -> None:
+        """Approve all N / Reject all N of the group message of ``plans`` (one group), as the
+        message shows it now; Reject all asks one reason in a modal."""
+        first = plans[0]
+        allowed = sum(user in p.allowed for p in plans)
+        kind = "approve_all" if action is Action.APPROVE_ALL else "reject_all"
+        try:
+            self.driver.click(user, first.channel, first.ts, action, value=first.group_id)
+        except ButtonNotFound:
+            return
+        self.events.add(f"{kind}_click")
+        if allowed == 0:
+            self.events.add(f"{kind}_by_someone_allowed_nothing")
+        elif allowed < len(plans):
+            self.events.add(f"{kind}_by_someone_allowed_part")
+        if action is Action.REJECT_ALL:
+            for view in self.driver.open_views(Modal.REJECT_ALL, user_id=user):
+                meta = json.loads(view.get("private_metadata") or "{}")
+                if meta.get("group_id") == first.group_id:
+                    reason = {Input.REASON_BLOCK: {Input.REASON_INPUT: f"batch no ({user})"}}
+                    self.driver.submit(user, view, reason)
+
+    def groups(self) -> dict[str, list[Plan]]:
+        """Group id -> its requests, posted (in the order they were started)."""
+        by_group: dict[str, list[Plan]] = {}
+        for plan in self.plans:
+            if plan.group and plan.ts:
+                by_group.setdefault(plan.group_id, []).append(plan)
+        return by_group
+
+    def _group_jobs(self) -> list[Callable[[], Any]]:
+        """Per group: Approve all by ana, cy and dan (even groups) or eve (each may decide part
+        of it, or none), one
+        Reject all, and per item a click by someone allowed (but on a form item: it is
+        approved with its form at the end, so it is pending while Approve all skips it) and one
+        by someone not allowed, for half of the items; all shuffled in with the other clicks."""
+        jobs: list[Callable[[], Any]] = []
+        for g, plans in enumerate(self.groups().values()):
+            # (Each Approve all asks Slack for every approver group anew: usergroups.users.list
+            # allows 20 a minute, so three per group rather than one by everyone.)
+            for user in (ANA, CY, DAN if g % 2 == 0 else EVE):
+                jobs.append(lambda u=user, ps=plans: self.decide_all(u, ps, Action.APPROVE_ALL))
+            # Reject all by cy (she may decide part of it, not the form item) or by dan (none).
+            rejecter = self.rng.choice((CY, DAN))
+            jobs.append(lambda u=rejecter, ps=plans: self.decide_all(u, ps, Action.REJECT_ALL))
+            for plan in plans:
+                if plan.outcome == "timeout":
+                    continue
+                user = self.rng.choice(sorted(plan.allowed))
+                if plan.form:
+                    pass
+                elif self.rng.random() < 0.3:
+                    jobs.append(lambda u=user, p=plan: self.reject(u, p))
+                else:
+                    jobs.append(lambda u=user, p=plan: self.approve(u, p))
+                if self.rng.random() < 0.5:  # (each asks Slack about the item's user groups)
+                    outsider = self.rng.choice(sorted({ANA, BO, CY, EVE, DAN} - plan.allowed))
+                    click = self.approve_form if plan.form else self.approve
+                    jobs.append(lambda u=outsider, p=plan, c=click: c(u, p))
+                    self.events.add("group_item_click_not_allowed")
+        return jobs
 
     def reachable(self, plan: Plan) -> bool:
         """Posted somewhere a person can click: the channel, or (notify dm) a DM copy."""
@@ -413,7 +612,7 @@ class Soak:
     def click_all(self) -> None:
         jobs: list[Callable[[], Any]] = []
         for plan in self.plans:
-            if plan.outcome == "timeout" or not self.reachable(plan):
+            if plan.outcome == "timeout" or plan.group or not self.reachable(plan):
                 continue
             if plan.outcome == "approve":
                 jobs += [
@@ -438,7 +637,13 @@ class Soak:
             if plan.requester_id == BO:
                 jobs.append(lambda p=plan: self.approve(BO, p))
                 self.events.add("requester_click")
+        jobs += self._group_jobs()
         self.rng.shuffle(jobs)
+        # The EventBridge rule, as it runs seconds after a wait times out: timed-out items of a
+        # group show as expired, and Approve all skips them. (moto, unlike AWS, accepts a
+        # completion of a token whose wait has timed out: a click on one before the event
+        # would decide it on moto, where AWS answers TaskTimedOut.)
+        self.sandbox.watch_executions()
         self.inject.arm(faults.CLICKS)
         with ThreadPoolExecutor(max_workers=6) as pool:
             for job in jobs:
@@ -474,7 +679,9 @@ class Soak:
             if round_:
                 time.sleep(3)  # let Slack's per-minute buckets refill a little
             for plan in open_plans:
-                if plan.outcome == "approve":
+                if plan.form:
+                    self.approve_form(plan.decider, plan)
+                elif plan.outcome in ("approve", "group"):
                     self.approve(plan.decider, plan)
                 elif plan.outcome == "approve2":
                     for user in VOTERS:  # whoever has not voted yet

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from benchmarks.soak.core import APPROVERS, BO, VOTERS
+from benchmarks.soak import groupcheck
+from benchmarks.soak.core import BO
 from benchmarks.soak.scenarios import private_shown_to_outsiders
 from bot.models import Status
 from bot.store import ApprovalNotFound
@@ -37,15 +38,26 @@ def invariants(soak: Soak) -> list[Row]:
     duplicates = sum(max(0, len(v) - 1) for v in posted.values())
     deciding = [p for p in plans if p.outcome != "timeout"]
     decided_once = sum(1 for p in deciding if witness.accepted(p.approval_id) == 1)
-    timed_out_decided = sum(
-        1 for p in plans if p.outcome == "timeout" and witness.accepted(p.approval_id)
-    )
+    late = [p for p in plans if p.outcome == "timeout" and witness.accepted(p.approval_id)]
+    timed_out_decided = len(late)
+    for plan in late:  # when, against the execution's end
+        stopped = soak.sandbox.sfn.describe_execution(executionArn=plan.execution_arn).get(
+            "stopDate"
+        )
+        times = [c.at for c in witness.calls(plan.approval_id) if c.decision and c.accepted]
+        after = f"{times[0] - stopped.timestamp():+.1f} s" if stopped and times else "?"
+        soak.late_decisions.append(f"{plan.service} ({after} after its execution stopped)")
     ours = {p.approval_id for p in plans}
     double = sum(1 for a in witness.double_decisions() if a in ours)
     as_expected = stuck = lost = unauthorized = wrong_n = self_approvals = 0
     for plan in plans:
         described = soak.sandbox.sfn.describe_execution(executionArn=plan.execution_arn)
-        want_status, want_error, want_final = expected_status[plan.outcome]
+        outcome = plan.outcome
+        if outcome == "group":  # approved or rejected, whichever click won (the witness says)
+            call = groupcheck.decision(soak, plan)
+            approved = call is not None and call.action == "SendTaskSuccess"
+            outcome = "approve" if approved else "reject"
+        want_status, want_error, want_final = expected_status[outcome]
         try:
             approval = soak.store.get(plan.approval_id)
         except ApprovalNotFound:
@@ -57,7 +69,7 @@ def invariants(soak: Soak) -> list[Row]:
         ok = described["status"] == want_status and described.get("error") == want_error
         if ok and approval.status is want_final:
             as_expected += 1
-        allowed = set(VOTERS) if plan.outcome == "approve2" else APPROVERS
+        allowed = plan.deciders
         voters = [v.actor.id for v in approval.votes]
         if any(v not in allowed or v == BO for v in voters):
             unauthorized += 1
@@ -72,6 +84,11 @@ def invariants(soak: Soak) -> list[Row]:
     soak.shown = shown
     copies, stale = _copy_consistency(soak)
     dm_duplicates = sum(max(0, len(m) - 1) for by_user in dms.values() for m in by_user.values())
+    not_allowed = groupcheck.not_allowed(soak)
+    soak.not_allowed = not_allowed
+    group_messages, group_items, stale_items = groupcheck.stale_group_items(soak)
+    soak.stale_group_items = stale_items
+    grouped = [p for p in plans if p.group]
     return [
         ("requests started", started, -1),
         ("posted exactly once", posted_once, -1),
@@ -98,6 +115,13 @@ def invariants(soak: Soak) -> list[Row]:
         ("copies checked (channel messages and DMs)", copies, -1),
         ("duplicate DM copies", dm_duplicates, 0),
         ("stale copies (copy consistency)", stale, 0),
+        ("grouped requests (approval.group)", len(grouped), -1),
+        ("group messages checked", group_messages, -1),
+        ("group items checked", group_items, -1),
+        ("decided by someone not allowed (witness)", len(not_allowed), 0),
+        ("form items approved without the form", groupcheck.forms_bypassed(soak), 0),
+        ("stale group items (group message vs witness)", len(stale_items), 0),
+        ("stale group items right after the clicks", len(soak.stale_after_clicks), 0),
     ]
 
 
@@ -105,6 +129,8 @@ def _posted_once(plan: Plan, posted: dict[str, list[str]], dms: dict) -> bool:
     """One channel message (unless notify dm), and one DM copy for each approver who is not
     the requester (notify dm/both); no DM to anyone else."""
     channel_ok = len(posted.get(plan.approval_id, [])) == (0 if plan.notify == "dm" else 1)
+    if plan.group:  # an item of its group's message, posted once (its service names it)
+        channel_ok = len(posted.get(plan.group_id, [])) == 1 and plan.ts in posted[plan.group_id]
     by_user = dms.get(plan.approval_id, {})
     want = plan.dm_recipients
     dms_ok = set(by_user) == want and all(len(by_user[u]) == 1 for u in want)
@@ -131,7 +157,10 @@ def _copy_consistency(soak: Soak) -> tuple[int, int]:
         for copy in copies:
             buttons = any(b.get("type") == "actions" for b in copy.get("blocks") or [])
             differs = json.dumps(copy.get("blocks"), sort_keys=True) != reference
-            stale += (final and buttons) or differs
+            if (final and buttons) or differs:
+                stale += 1
+                kind = f"group {plan.group}" if plan.group else plan.outcome
+                soak.stale_copies.append(f"{plan.service} ({kind}, notify {plan.notify})")
     return checked, stale
 
 
