@@ -90,6 +90,9 @@ def _key(approval_id: str) -> dict[str, AttributeValueTypeDef]:
 
 
 MAX_ITEM_BYTES: Final = 400 * 1024
+# The by-status key of a finished approval whose last redraw Slack did not take (rate limited,
+# unavailable): the sweep finds it there and draws its messages again. No listing looks there.
+REDRAW_MARK: Final = "REDRAW"
 
 
 def _too_large() -> InvalidApprovalRequest:
@@ -488,6 +491,54 @@ class ApprovalStore:
         last = result.get("LastEvaluatedKey")
         next_cursor = base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
         return Page([approval_from_item(i) for i in result.get("Items", [])], next_cursor)
+
+    def mark_redraw(self, approval_id: str) -> None:
+        """A finished approval whose messages Slack did not all take: list it for the sweep
+        (``open_status = REDRAW``). Nothing happens to an open one: its next change redraws."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=_key(approval_id),
+                UpdateExpression="SET open_status = :redraw",
+                ConditionExpression=(
+                    "attribute_exists(pk) AND NOT #status IN (:posting, :pending, :claimed)"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":redraw": _s(REDRAW_MARK),
+                    ":posting": _s(Status.POSTING),
+                    ":pending": _s(Status.PENDING),
+                    ":claimed": _s(Status.CLAIMED),
+                },
+            )
+        except ClientError as exc:
+            if not _is_condition_failure(exc):
+                raise
+
+    def redraw_done(self, approval_id: str) -> None:
+        """Its messages show its final state: off the sweep's list."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=_key(approval_id),
+                UpdateExpression="REMOVE open_status",
+                ConditionExpression="open_status = :redraw",
+                ExpressionAttributeValues={":redraw": _s(REDRAW_MARK)},
+            )
+        except ClientError as exc:
+            if not _is_condition_failure(exc):
+                raise
+
+    def needs_redraw(self, *, limit: int) -> list[Approval]:
+        """Finished approvals whose messages still need drawing (one index query)."""
+        result = self._db.query(
+            TableName=self._table,
+            IndexName=BY_STATUS_INDEX,
+            KeyConditionExpression="open_status = :redraw",
+            ExpressionAttributeValues={":redraw": _s(REDRAW_MARK)},
+            Limit=limit,
+        )
+        return [approval_from_item(i) for i in result.get("Items", [])]
 
     def ids_for_execution(self, execution_arn: str) -> list[str]:
         ids: list[str] = []

@@ -53,6 +53,7 @@ class _Row:
 
 class FakeStore:
     def __init__(self) -> None:
+        self.redraw: set[str] = set()  # finished approvals listed for the sweep's redraw
         self.rows: dict[str, _Row] = {}
         self.audit_events: list[AuditEvent] = []
         self._lock = threading.Lock()
@@ -162,6 +163,17 @@ class FakeStore:
 
     def ids_for_execution(self, execution_arn: str) -> list[str]:
         return [k for k, r in self.rows.items() if r.approval.execution_arn == execution_arn]
+
+    def mark_redraw(self, approval_id: str) -> None:
+        row = self.rows.get(approval_id)
+        if row is not None and not row.approval.status.is_open:
+            self.redraw.add(approval_id)
+
+    def redraw_done(self, approval_id: str) -> None:
+        self.redraw.discard(approval_id)
+
+    def needs_redraw(self, *, limit: int) -> list[Approval]:
+        return [self.rows[i].approval for i in sorted(self.redraw)][:limit]
 
     def vote(
         self,

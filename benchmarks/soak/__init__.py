@@ -76,6 +76,7 @@ ALSO_COUNTED = (
     "reject_all_by_someone_allowed_nothing",
     "decide_all_skipped_decided",
     "group_form_submitted_not_allowed",
+    "redraw_by_sweep",  # finished requests waiting for the sweep's redraw, summed over sweeps
 )
 
 

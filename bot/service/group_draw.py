@@ -65,16 +65,16 @@ class GroupDrawer:
 
     # --- drawing -------------------------------------------------------------------------------
 
-    def on_member_changed(self, approval: Approval) -> bool:
+    def on_member_changed(self, approval: Approval) -> bool | None:
         """``Recorder.refresh`` of a grouped approval: redraw its group message instead of a
-        message of its own. False when it is in no group (drawn on its own as before)."""
+        message of its own; False when Slack did not take it. None when it is in no group
+        (drawn on its own as before)."""
         if not self.grouped(approval):
-            return False
+            return None
         group_id = self.group_of(approval)
         if group_id is None:
-            return False
-        self.redraw(group_id)
-        return True
+            return None
+        return self.redraw(group_id)
 
     def redraw(self, group_id: str) -> bool:
         """Something in the group changed: bump its version, then draw it (unless a click
@@ -98,7 +98,21 @@ class GroupDrawer:
             yield
         finally:
             self._batched().discard(group_id)
-            self._draw(group_id)
+            if not self._draw(group_id):
+                self._list_for_redraw(group_id)
+
+    def _list_for_redraw(self, group_id: str) -> None:
+        """The group message Slack did not take after a click that decided many: its finished
+        members go on the sweep's list (:meth:`Store.mark_redraw`), whose redraw draws it."""
+        group = self._groups.get(group_id)
+        if group is None:
+            return
+        for member in self._groups.approvals(group.members):
+            if not member.status.is_open:
+                try:
+                    self._deps.store.mark_redraw(member.approval_id)
+                except Exception as exc:  # best effort: logged
+                    log.warning("listing a failed redraw failed", extra={"error": str(exc)})
 
     def _draw(self, group_id: str) -> bool:
         """One writer at a time draws (a draw lease); the others have bumped the version and

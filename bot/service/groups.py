@@ -78,8 +78,9 @@ class Groups:
         """Post a grouped request (:meth:`GroupPoster.submit`)."""
         return self._poster.submit(request, shown, lease_owner)
 
-    def on_member_changed(self, approval: Approval) -> bool:
-        """``Recorder.refresh`` of a grouped approval: redraw its group message."""
+    def on_member_changed(self, approval: Approval) -> bool | None:
+        """``Recorder.refresh`` of a grouped approval: redraw its group message (None: it is
+        in no group)."""
         return self._drawer.on_member_changed(approval)
 
     def redraw(self, group_id: str) -> bool:

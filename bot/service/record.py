@@ -29,7 +29,9 @@ LATE_UPDATE_SECONDS: Final = 2.0
 class Recorder:
     def __init__(self, deps: Deps) -> None:
         self._deps = deps
-        self.on_group: Callable[[Approval], bool] | None = None  # bot.service.groups
+        # bot.service.groups: draws a grouped approval's group message (True: Slack took it);
+        # None for an approval in no group.
+        self.on_group: Callable[[Approval], bool | None] | None = None
 
     def audit(
         self,
@@ -58,16 +60,35 @@ class Recorder:
 
     def refresh(self, approval: Approval) -> None:
         """The approval changed: redraw what shows it. The one place every change goes through
-        (decisions, votes, expiry, escalation); other views of an approval hook in here."""
-        if self.on_group is not None and self.on_group(approval):
-            if approval.copies:  # notify both: its own DM copies (the group drew the channel)
-                self._draw_every_copy(approval, channel=False)
-            self._deps.home_changed(approval)  # its group message was redrawn; then Home tabs
-            return
-        self._draw_every_copy(approval)
+        (decisions, votes, expiry, escalation); other views of an approval hook in here. A
+        finished approval whose messages Slack did not all take is listed for the sweep
+        (:meth:`Store.mark_redraw`), which draws them again until they show its end."""
+        shown, ok = self._redraw(approval)
+        if not ok and not shown.status.is_open:
+            try:
+                self._deps.store.mark_redraw(shown.approval_id)
+            except Exception as exc:  # best effort: logged
+                log.warning("listing a failed redraw failed", extra={"error": str(exc)})
         self._deps.home_changed(approval)  # then the App Home tabs (bot.service.home)
 
-    def _draw_every_copy(self, approval: Approval, *, channel: bool = True) -> None:
+    def redraw(self, approval: Approval) -> bool:
+        """Draw every message of ``approval`` as it is (the sweep's retry): True when Slack
+        took every update."""
+        return self._redraw(approval)[1]
+
+    def _redraw(self, approval: Approval) -> tuple[Approval, bool]:
+        drawn_by_group = self.on_group(approval) if self.on_group is not None else None
+        if drawn_by_group is None:
+            return self._draw_every_copy(approval)
+        # Its group message was redrawn (by the group); its own DM copies, if any, here.
+        if approval.copies:  # notify both
+            shown, ok = self._draw_every_copy(approval, channel=False)
+            return shown, ok and drawn_by_group
+        return approval, drawn_by_group
+
+    def _draw_every_copy(
+        self, approval: Approval, *, channel: bool = True
+    ) -> tuple[Approval, bool]:
         """Re-render every message of the approval for its current state: the channel message
         and each direct-message copy, so no copy offers a dead button (best effort).
 
@@ -89,7 +110,7 @@ class Recorder:
         for drawing in range(1, SETTLE_ROUNDS + 1):
             failed, maybe_late = self._update_copies(shown)
             if drawing == SETTLE_ROUNDS:
-                return
+                return shown, not failed
             if maybe_late:
                 # Slack may still apply an update whose answer was lost (a timeout, a 5xx):
                 # give it time to land before drawing over it. An update Slack answered it
@@ -99,14 +120,15 @@ class Recorder:
                 current = self._deps.store.get(shown.approval_id)
             except Exception as exc:  # best effort: the drawing stands
                 log.warning("re-reading after a redraw failed", extra={"error": str(exc)})
-                return
+                return shown, not failed
             if not failed and message_for(current) == message_for(shown):
-                return
+                return shown, True
             if not failed and current.status is Status.CLAIMED:
                 # A decision is being completed: its next write (decided, or released back to
                 # pending) is drawn by whoever makes it, after it, so after this drawing landed.
-                return
+                return current, True
             shown = drawn(current)
+        return shown, True  # pragma: no cover - the loop returns in its last round
 
     def _update_copies(self, approval: Approval) -> tuple[int, int]:
         """``chat.update`` of every message: how many failed for now, and how many of those

@@ -1,13 +1,17 @@
 """The scheduled sweep: the safety net and the clock of pending requests.
 
-Expires overdue requests, reminds and escalates pending ones, and finishes claims whose worker
-died. Every step is taken with a conditional write first, so two sweeps at once do each once.
+Expires overdue requests, reminds and escalates pending ones, finishes claims whose worker
+died, and draws again the messages of finished requests that Slack did not take when they
+changed (rate limited, unavailable). Every step is taken with a conditional write first, so two
+sweeps at once do each once (a redraw twice at worst, which shows the same).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Final
 
 from bot.models import Approval, Status
 from bot.service.completion import STALE_CLAIM_SECONDS, Completer
@@ -16,6 +20,10 @@ from bot.service.copies import CopyPoster
 from bot.service.expiry import Expirer
 from bot.service.record import Recorder
 from bot.service.texts import escalation_text, reminder_text
+
+log = logging.getLogger(__name__)
+
+REDRAW_PER_SWEEP: Final = 25  # finished requests whose messages one sweep draws again, at most
 
 
 class Sweeper:
@@ -44,7 +52,20 @@ class Sweeper:
             if (now - approval.updated_at).total_seconds() >= stale_claim_seconds:  # worker died
                 self._completer.complete(approval)
                 report["claims_completed"] += 1
+        report["redrawn"] = self._redraw_finished()
         return report
+
+    def _redraw_finished(self) -> int:
+        """Draw the messages of finished requests Slack did not take; off the list once it
+        took them all (otherwise the next sweep tries again)."""
+        redrawn = 0
+        for approval in self._deps.store.needs_redraw(limit=REDRAW_PER_SWEEP):
+            if self._record.redraw(approval):
+                self._deps.store.redraw_done(approval.approval_id)
+                redrawn += 1
+            else:
+                log.warning("redraw failed again", extra={"approval_id": approval.approval_id})
+        return redrawn
 
     def _remind(self, approval: Approval, now: datetime) -> bool:
         every = approval.spec.remind_every

@@ -107,3 +107,29 @@ def test_only_the_lease_owner_records_the_post(store: ApprovalStore) -> None:
     assert store.get(approval_id).status is Status.POSTING
     posted = store.mark_posted(approval_id, lease_owner=owner, channel=CHANNEL, ts="1.2", now=NOW)
     assert (posted.status, posted.ts) == (Status.PENDING, "1.2")
+
+
+def test_only_a_finished_approval_goes_on_the_sweeps_redraw_list_and_off_it(
+    store: ApprovalStore,
+) -> None:
+    """The redraw list is the by-status index under REDRAW: a finished approval only (an open
+    one's next change redraws it), never shown by a listing, off it once drawn."""
+    approval_id = pending(store)
+    store.mark_redraw(approval_id)  # open: nothing happens
+    assert store.needs_redraw(limit=10) == []
+    assert [a.approval_id for a in store.list_open(Status.PENDING, limit=10).approvals] == [
+        approval_id
+    ]
+    store.finish(approval_id, Status.EXPIRED, now=NOW, expected=(Status.PENDING,))
+    store.mark_redraw(approval_id)
+    store.mark_redraw(approval_id)  # twice: still one entry
+    listed = store.needs_redraw(limit=10)
+    assert [(a.approval_id, a.status) for a in listed] == [(approval_id, Status.EXPIRED)]
+    for status in (Status.PENDING, Status.CLAIMED, Status.POSTING):
+        assert store.list_open(status, limit=10).approvals == []
+    store.redraw_done(approval_id)
+    store.redraw_done(approval_id)  # already off: no error
+    assert store.needs_redraw(limit=10) == []
+    assert store.get(approval_id).status is Status.EXPIRED
+    store.mark_redraw("no-such-approval")  # nothing to list
+    assert store.needs_redraw(limit=10) == []

@@ -288,6 +288,34 @@ def test_only_an_update_slack_may_still_apply_is_waited_for(
         assert "actions" not in [b.get("type") for b in last["message"].blocks]
 
 
+def test_copies_slack_would_not_take_are_drawn_by_the_next_sweep(world, monkeypatch) -> None:
+    """Every drawing of a decision is rate limited past its retries: the copies still show the
+    pending request. The approval goes on the sweep's list, and the sweep draws every copy;
+    once Slack took them all, it is off the list."""
+    service, store, _, slack, _ = world
+    monkeypatch.setattr(record.time, "sleep", lambda _s: None)
+    submit(service, {"notify": "both", "approvers": [ANA, BO]})
+    limited = SlackUnavailable("chat.update: ratelimited (HTTP 429)", maybe_done=False)
+    slack.fail_update.extend([limited] * 3 * len(store.get(aid()).messages()))
+    assert service.decide(aid(), BO, "approved").verdict is Verdict.DECIDED
+    assert store.redraw == {aid()}
+
+    def shown_pending() -> list[tuple[str, str]]:
+        stale = []
+        for channel, ts in store.get(aid()).messages():
+            last = [u for u in slack.updates if (u["channel"], u["ts"]) == (channel, ts)]
+            blocks = [b.get("type") for b in last[-1]["message"].blocks] if last else ["actions"]
+            if "actions" in blocks:
+                stale.append((channel, ts))
+        return stale
+
+    assert shown_pending()  # what Slack shows now: the buttons of a decided request
+    assert service.sweep()["redrawn"] == 1
+    assert shown_pending() == []
+    assert store.redraw == set()
+    assert service.sweep()["redrawn"] == 0
+
+
 def test_grouped_requests_with_notify_both_keep_one_dm_copy_each_and_redraw_it() -> None:
     """The group is the channel message; each request still gets its own DM copies, and a
     decision redraws them (never the group message with one request's rendering)."""

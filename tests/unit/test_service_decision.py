@@ -314,10 +314,22 @@ def test_sweep_expires_overdue_and_finishes_stale_claims(world) -> None:
     claimed = submit(service, token="t2")
     store.claim(claimed, Decision("approved", Actor(ANA, "ana"), clock.now), now=clock.now)
     clock.advance(600)
-    assert service.sweep() == {"expired": 1, "reminded": 0, "escalated": 0, "claims_completed": 1}
+    assert service.sweep() == {
+        "expired": 1,
+        "reminded": 0,
+        "escalated": 0,
+        "claims_completed": 1,
+        "redrawn": 0,
+    }
     assert store.get(overdue).status is Status.EXPIRED
     assert store.get(claimed).status is Status.APPROVED
-    assert service.sweep() == {"expired": 0, "reminded": 0, "escalated": 0, "claims_completed": 0}
+    assert service.sweep() == {
+        "expired": 0,
+        "reminded": 0,
+        "escalated": 0,
+        "claims_completed": 0,
+        "redrawn": 0,
+    }
 
 
 def test_pending_lists_newest_first_and_mine_filters(world) -> None:

@@ -250,6 +250,26 @@ def test_a_redraw_keeps_drawing_while_the_group_keeps_changing() -> None:
     assert text.count("*Expired*") == len(others)  # every change drawn, the last one included
 
 
+def test_a_group_message_slack_would_not_take_is_drawn_by_the_next_sweep(world: World) -> None:
+    """Approve all decided both items, but Slack refused the one drawing at the end of the
+    click (rate limited past its retries): the message still offers their buttons. The
+    decided members go on the sweep's list, and the sweep draws the group message."""
+    first = world.submit("tok-1", approvers=[ANA])
+    second = world.submit("tok-2", approvers=[ANA])
+    world.slack.fail_update.append(
+        SlackUnavailable("chat.update: ratelimited (HTTP 429)", maybe_done=False)
+    )
+    result = world.service.decide_all(world.group_id, ANA, "approved")
+    assert sorted(result.decided) == [1, 2]
+    assert buttons(world.last_message())  # the message Slack shows: not drawn since
+    assert world.store.redraw == {first, second}
+    assert world.service.sweep()["redrawn"] == 2
+    text = json.dumps(world.last_message().blocks)
+    assert text.count("*Approved* by <@U0ANA>") == 2
+    assert not buttons(world.last_message())
+    assert world.store.redraw == set()
+
+
 def test_more_than_fit_one_message_continue_in_a_second(world: World) -> None:
     for i in range(MAX_GROUP_ITEMS + 1):
         world.submit(f"tok-{i}", approvers=[ANA])
