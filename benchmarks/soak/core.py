@@ -143,6 +143,8 @@ class Soak:
         self.not_allowed: list[str] = []
         self.stale_group_items: list[str] = []
         self.stale_after_clicks: list[str] = []  # the same, right after the clicks
+        # ... and those the bot had listed for the sweep's redraw (Slack refused the update)
+        self.stale_after_clicks_listed: list[str] = []
         self.stale_copies: list[str] = []  # requests with a copy showing another state
         self.late_decisions: list[str] = []
 

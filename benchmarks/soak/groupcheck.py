@@ -85,14 +85,19 @@ def _item_lines(message: dict[str, Any]) -> list[str]:
     return lines
 
 
-def stale_group_items(soak: Soak, *, final: bool = True) -> tuple[int, int, list[str]]:
+def stale_group_items(
+    soak: Soak, *, final: bool = True, listed: frozenset[str] = frozenset()
+) -> tuple[int, int, list[str]]:
     """(group messages checked, items checked, what is stale): each member's line in its
     group message (the stand-in's final message) shows the state Step Functions ended in —
     approved or rejected naming the decider it accepted, or expired — and carries no button;
     a message whose items are all final shows no pending count and no Approve all /
     Reject all. ``final=False`` (right after the clicks, every lazy listener done, before
     the drive's later redraws draw over what the clicks left): only the items Step Functions
-    saw decided by then are checked."""
+    saw decided by then are checked, and an item the bot has listed for the sweep's redraw
+    (``listed``: Slack refused the group message's update, rate limited past its retries) is
+    counted apart (``stale_after_clicks_listed``), not as stale: the bot knows, and the final
+    check, after the sweep, holds it to its final state."""
     messages = items = 0
     stale: list[str] = []
     for group_id, plans in soak.groups().items():
@@ -125,6 +130,9 @@ def stale_group_items(soak: Soak, *, final: bool = True) -> tuple[int, int, list
                 names = deciders_seen(call)
                 ok = state.startswith(_STATE[outcome]) and all(f"<@{u}>" in state for u in names)
             if not ok or any(e.get("value") == plan.approval_id for e in buttons):
+                if not final and plan.approval_id in listed:
+                    soak.stale_after_clicks_listed.append(plan.service)
+                    continue
                 stale.append(f"{plan.service} in {group_id}: {state!r}")
         summary = lines[0] if lines else ""
         if final and all_final and (buttons or any(word in summary for word in _OPEN)):

@@ -121,7 +121,12 @@ def invariants(soak: Soak) -> list[Row]:
         ("decided by someone not allowed (witness)", len(not_allowed), 0),
         ("form items approved without the form", groupcheck.forms_bypassed(soak), 0),
         ("stale group items (group message vs witness)", len(stale_items), 0),
-        ("stale group items right after the clicks", len(soak.stale_after_clicks), 0),
+        ("stale group items after the clicks, unlisted", len(soak.stale_after_clicks), 0),
+        (
+            "stale right after the clicks, listed for the sweep",
+            len(soak.stale_after_clicks_listed),
+            -1,
+        ),
     ]
 
 

@@ -22,7 +22,7 @@ ZERO_ROWS = (
     "decided by someone not allowed (witness)",
     "form items approved without the form",
     "stale group items (group message vs witness)",
-    "stale group items right after the clicks",
+    "stale group items after the clicks, unlisted",
 )
 # Grouped requests and Approve all / Reject all: each exercised (the soak fails otherwise; the
 # rows are asserted here as well, so that a soak dropping them fails this test).
