@@ -4,29 +4,13 @@ Requests with the same ``group`` key for the same channel collect into one messa
 (:mod:`bot.group_blocks`); each is still its own approval and task token, decided exactly once
 by the :class:`~bot.service.decisions.Decider`.
 
-**Posting** (the notifier; :mod:`~bot.service.group_post`, after the request is stored as POSTING):
+Three use cases, one module each, composed by :class:`Groups`:
 
-1. join the group (:class:`~bot.group_store.GroupStore`: a set, at most
-   :data:`~bot.group_store.MAX_GROUP_ITEMS` members; a full part sends the request to the next
-   part, a continuation message);
-2. make sure the group's message exists, exactly once across crashes: a posting lease, and
-   after a crashed attempt a look for the earlier post by its metadata (as for a single
-   request). Another delivery posting it right now is waited for, briefly, then retried later;
-3. the message redrawn (a request still POSTING shows as waiting; when Slack does not take
-   the update, the delivery is retried);
-4. the approval POSTING → PENDING with the group message's channel and ts.
-
-**Redrawing** (:mod:`~bot.service.group_draw`): every change of the group or of a member bumps the
-group's version; then the message is rendered from fresh reads, ``chat.update``\\ d, and the
-version read again: if it moved meanwhile, it is drawn again. The last writer always
-re-checks, so the message ends showing every member's final state. One writer draws at a
-time (a draw lease): the others only bump, and the drawer sees their bumps.
-
-**Approve all / Reject all** (:mod:`~bot.service.group_decide`): every pending member, one by one,
-through the Decider — the same authorization as a single click, asked of Slack anew once per
-click (:class:`FreshOnce`) — except, for Approve all, those that need the approve form
-(inputs, high-risk code). Members the clicker may not decide, or that someone else decided
-meanwhile, are skipped; the clicker is told what was done and what was skipped.
+* :mod:`~bot.service.group_post` — posting a grouped request (the notifier): join the group,
+  post its message exactly once, mark the approval PENDING on it;
+* :mod:`~bot.service.group_draw` — which group holds an approval, and redrawing its message
+  after every change (one drawer at a time, until the version stops moving);
+* :mod:`~bot.service.group_decide` — Approve all / Reject all, each item through the Decider.
 
 With ``notify: dm`` a request has no channel message, so ``group`` does nothing.
 """
