@@ -7,8 +7,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
+
 if TYPE_CHECKING:
-    from botocore.exceptions import ClientError
+    from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 
@@ -33,3 +35,15 @@ def get_s(item: Mapping[str, Any], name: str) -> str | None:
 
 def is_condition_failure(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def update_if(db: DynamoDBClient, **kwargs: Any) -> bool:
+    """``UpdateItem`` with a condition: False when the condition did not hold (nothing
+    changed), True when it was written. Any other error is raised."""
+    try:
+        db.update_item(**kwargs)
+    except ClientError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
+    return True

@@ -30,6 +30,7 @@ from bot.dynamo import is_condition_failure as _is_condition_failure
 from bot.dynamo import millis as _millis
 from bot.dynamo import n as _n
 from bot.dynamo import s as _s
+from bot.dynamo import update_if
 from bot.models import Approval, format_time, parse_time
 from bot.store import APPROVAL_SK, approval_from_item
 
@@ -204,39 +205,31 @@ class GroupStore:
     def take_draw(self, group_id: str, owner: str, *, now: datetime, lease_seconds: int) -> bool:
         """Become the one who draws the message now (False: someone else does, and will see
         every bump made meanwhile). A drawer that died is replaced after ``lease_seconds``."""
-        try:
-            self._db.update_item(
-                TableName=self._table,
-                Key=_key(group_id),
-                UpdateExpression="SET drawer = :owner, drawer_until = :until",
-                ConditionExpression=(
-                    "attribute_exists(pk) AND "
-                    "(attribute_not_exists(drawer_until) OR drawer_until < :now_epoch)"
-                ),
-                ExpressionAttributeValues={
-                    ":owner": _s(owner),
-                    ":until": _n(_millis(now) + lease_seconds * 1000),
-                    ":now_epoch": _n(_millis(now)),
-                },
-            )
-        except ClientError as exc:
-            if _is_condition_failure(exc):
-                return False
-            raise
-        return True
+        return update_if(
+            self._db,
+            TableName=self._table,
+            Key=_key(group_id),
+            UpdateExpression="SET drawer = :owner, drawer_until = :until",
+            ConditionExpression=(
+                "attribute_exists(pk) AND "
+                "(attribute_not_exists(drawer_until) OR drawer_until < :now_epoch)"
+            ),
+            ExpressionAttributeValues={
+                ":owner": _s(owner),
+                ":until": _n(_millis(now) + lease_seconds * 1000),
+                ":now_epoch": _n(_millis(now)),
+            },
+        )
 
     def release_draw(self, group_id: str, owner: str) -> None:
-        try:
-            self._db.update_item(
-                TableName=self._table,
-                Key=_key(group_id),
-                UpdateExpression="REMOVE drawer, drawer_until",
-                ConditionExpression="drawer = :owner",
-                ExpressionAttributeValues={":owner": _s(owner)},
-            )
-        except ClientError as exc:
-            if not _is_condition_failure(exc):
-                raise
+        update_if(
+            self._db,
+            TableName=self._table,
+            Key=_key(group_id),
+            UpdateExpression="REMOVE drawer, drawer_until",
+            ConditionExpression="drawer = :owner",
+            ExpressionAttributeValues={":owner": _s(owner)},
+        )
 
     def begin_post(self, group_id: str, *, now: datetime, lease_seconds: int) -> GroupPosting:
         """Take the lease to post the group's message, or say why not to post."""
@@ -304,14 +297,11 @@ class GroupStore:
 
     def release_lease(self, group_id: str, *, lease_owner: str) -> None:
         """Give the posting lease up after a failed attempt (nothing was posted)."""
-        try:
-            self._db.update_item(
-                TableName=self._table,
-                Key=_key(group_id),
-                UpdateExpression="SET lease_until = :zero",
-                ConditionExpression="lease_owner = :owner AND attribute_not_exists(ts)",
-                ExpressionAttributeValues={":zero": _n(0), ":owner": _s(lease_owner)},
-            )
-        except ClientError as exc:
-            if not _is_condition_failure(exc):
-                raise
+        update_if(
+            self._db,
+            TableName=self._table,
+            Key=_key(group_id),
+            UpdateExpression="SET lease_until = :zero",
+            ConditionExpression="lease_owner = :owner AND attribute_not_exists(ts)",
+            ExpressionAttributeValues={":zero": _n(0), ":owner": _s(lease_owner)},
+        )

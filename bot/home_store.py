@@ -18,9 +18,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from botocore.exceptions import ClientError
-
-from bot.dynamo import is_condition_failure
+from bot.dynamo import update_if
 from bot.models import format_time
 
 if TYPE_CHECKING:
@@ -57,13 +55,7 @@ class HomeStore:
         }
         if event_id:
             kwargs["ConditionExpression"] = "attribute_not_exists(event_id) OR event_id <> :event"
-        try:
-            self._db.update_item(**kwargs)
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True
+        return update_if(self._db, **kwargs)
 
     def recent(self, *, since: datetime, limit: int) -> list[str]:
         """Users who opened their Home at ``since`` or later: one query reading at most

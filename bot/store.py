@@ -25,6 +25,7 @@ from bot.dynamo import is_condition_failure as _is_condition_failure
 from bot.dynamo import millis as _millis
 from bot.dynamo import n as _n
 from bot.dynamo import s as _s
+from bot.dynamo import update_if
 from bot.models import (
     Actor,
     Approval,
@@ -495,39 +496,33 @@ class ApprovalStore:
     def mark_redraw(self, approval_id: str) -> None:
         """A finished approval whose messages Slack did not all take: list it for the sweep
         (``open_status = REDRAW``). Nothing happens to an open one: its next change redraws."""
-        try:
-            self._db.update_item(
-                TableName=self._table,
-                Key=_key(approval_id),
-                UpdateExpression="SET open_status = :redraw",
-                ConditionExpression=(
-                    "attribute_exists(pk) AND NOT #status IN (:posting, :pending, :claimed)"
-                ),
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":redraw": _s(REDRAW_MARK),
-                    ":posting": _s(Status.POSTING),
-                    ":pending": _s(Status.PENDING),
-                    ":claimed": _s(Status.CLAIMED),
-                },
-            )
-        except ClientError as exc:
-            if not _is_condition_failure(exc):
-                raise
+        update_if(
+            self._db,
+            TableName=self._table,
+            Key=_key(approval_id),
+            UpdateExpression="SET open_status = :redraw",
+            ConditionExpression=(
+                "attribute_exists(pk) AND NOT #status IN (:posting, :pending, :claimed)"
+            ),
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":redraw": _s(REDRAW_MARK),
+                ":posting": _s(Status.POSTING),
+                ":pending": _s(Status.PENDING),
+                ":claimed": _s(Status.CLAIMED),
+            },
+        )
 
     def redraw_done(self, approval_id: str) -> None:
         """Its messages show its final state: off the sweep's list."""
-        try:
-            self._db.update_item(
-                TableName=self._table,
-                Key=_key(approval_id),
-                UpdateExpression="REMOVE open_status",
-                ConditionExpression="open_status = :redraw",
-                ExpressionAttributeValues={":redraw": _s(REDRAW_MARK)},
-            )
-        except ClientError as exc:
-            if not _is_condition_failure(exc):
-                raise
+        update_if(
+            self._db,
+            TableName=self._table,
+            Key=_key(approval_id),
+            UpdateExpression="REMOVE open_status",
+            ConditionExpression="open_status = :redraw",
+            ExpressionAttributeValues={":redraw": _s(REDRAW_MARK)},
+        )
 
     def needs_redraw(self, *, limit: int) -> list[Approval]:
         """Finished approvals whose messages still need drawing (one index query)."""
