@@ -331,6 +331,22 @@ MAX_REASON_CHARS: Final = 3000
 MAX_MODAL_TITLE_CHARS: Final = 24
 
 
+def reason_input(*, hint: str, placeholder: str) -> InputBlock:
+    """The required reason of a rejection modal (one request, or Reject all): the block and
+    action ids the listeners read it by (``bot.slack_payloads.reason_of``)."""
+    return InputBlock(
+        block_id=Input.REASON_BLOCK.value,
+        label=PlainTextObject(text="Reason"),
+        hint=PlainTextObject(text=hint),
+        element=PlainTextInputElement(
+            action_id=Input.REASON_INPUT.value,
+            multiline=True,
+            max_length=MAX_REASON_CHARS,
+            placeholder=PlainTextObject(text=placeholder),
+        ),
+    )
+
+
 def reject_modal(approval: Approval, *, channel_id: str | None) -> dict[str, Any]:
     """``views.open`` payload: a required reason, passed to the workflow as the failure cause."""
     metadata = json.dumps({"approval_id": approval.approval_id, "channel_id": channel_id})
@@ -350,16 +366,9 @@ def reject_modal(approval: Approval, *, channel_id: str | None) -> dict[str, Any
                     )
                 )
             ),
-            InputBlock(
-                block_id=Input.REASON_BLOCK.value,
-                label=PlainTextObject(text="Reason"),
-                hint=PlainTextObject(text="The workflow receives this reason with the rejection."),
-                element=PlainTextInputElement(
-                    action_id=Input.REASON_INPUT.value,
-                    multiline=True,
-                    max_length=MAX_REASON_CHARS,
-                    placeholder=PlainTextObject(text="Why is this rejected?"),
-                ),
+            reason_input(
+                hint="The workflow receives this reason with the rejection.",
+                placeholder="Why is this rejected?",
             ),
         ],
     )

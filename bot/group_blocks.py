@@ -25,9 +25,7 @@ from slack_sdk.models.blocks import (
     ConfirmObject,
     ContextBlock,
     HeaderBlock,
-    InputBlock,
     MarkdownTextObject,
-    PlainTextInputElement,
     PlainTextObject,
     SectionBlock,
 )
@@ -37,8 +35,8 @@ from bot.blocks import (
     MAX_BLOCKS,
     MAX_CONFIRM_TEXT_CHARS,
     MAX_FALLBACK_TEXT_CHARS,
-    MAX_REASON_CHARS,
     Message,
+    reason_input,
     slack_date,
     title_of,
     truncate,
@@ -48,7 +46,6 @@ from bot.ids import (
     GROUP_ALL_BLOCK_ID,
     GROUP_ITEMS_BLOCK_PREFIX,
     Action,
-    Input,
     Modal,
     item_action,
 )
@@ -274,18 +271,9 @@ def reject_all_modal(group: Group, count: int, *, channel_id: str | None) -> dic
                     "the others are skipped, and you are told which."
                 )
             ),
-            InputBlock(
-                block_id=Input.REASON_BLOCK.value,
-                label=PlainTextObject(text="Reason"),
-                hint=PlainTextObject(
-                    text="Every rejected workflow receives this reason with the rejection."
-                ),
-                element=PlainTextInputElement(
-                    action_id=Input.REASON_INPUT.value,
-                    multiline=True,
-                    max_length=MAX_REASON_CHARS,
-                    placeholder=PlainTextObject(text="Why are these rejected?"),
-                ),
+            reason_input(
+                hint="Every rejected workflow receives this reason with the rejection.",
+                placeholder="Why are these rejected?",
             ),
         ],
     )
